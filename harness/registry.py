@@ -1,0 +1,100 @@
+"""One generic registry for every kind of plugin-provided thing (models, datasets, ...)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from harness.errors import PluginLoadError, UnknownNameError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered factory and where it came from.
+
+    Attributes:
+        name: the name experiment files use.
+        factory: the callable that builds the thing.
+        plugin: name of the plugin that registered it.
+        description: one line for ``harness plugins``.
+        check: optional ``check(options) -> list[tuple[str, str]]`` that validates
+            options without building anything (no heavy imports); each problem is
+            ``(option_key, message)``, with ``""`` as key for the block as a whole.
+    """
+
+    name: str
+    factory: T
+    plugin: str
+    description: str = ""
+    check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+
+
+@dataclass
+class Registry(Generic[T]):
+    """Named factories of one kind.
+
+    Plugins call :meth:`register` from their ``harness_register_*`` hook. The host sets
+    :attr:`current_plugin` before calling each plugin so that duplicates name both sides.
+    """
+
+    kind: str
+    _entries: dict[str, Entry[T]] = field(default_factory=dict)
+    current_plugin: str = "<unknown>"
+
+    def register(
+        self,
+        name: str,
+        factory: T,
+        *,
+        description: str = "",
+        check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
+    ) -> None:
+        """Register ``factory`` under ``name``.
+
+        Raises:
+            PluginLoadError: the name is empty or already taken by another plugin.
+        """
+        if not isinstance(name, str) or not name:
+            raise PluginLoadError(f"plugin {self.current_plugin!r} registered a {self.kind} with an empty name")
+        if name in self._entries:
+            other = self._entries[name].plugin
+            raise PluginLoadError(
+                f"{self.kind} {name!r} is registered twice: by plugin {other!r} and by plugin {self.current_plugin!r}"
+            )
+        self._entries[name] = Entry(name, factory, self.current_plugin, description, check)
+
+    def entry(self, name: str) -> Entry[T]:
+        """The entry for ``name``; an unknown name raises with suggestions."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self.unknown_message(name)) from None
+
+    def get(self, name: str) -> T:
+        """The factory registered under ``name``."""
+        return self.entry(name).factory
+
+    def unknown_message(self, name: str) -> str:
+        """``unknown model 'x'. Did you mean 'y'? Available: ...``."""
+        close = difflib.get_close_matches(str(name), list(self._entries), n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return f"unknown {self.kind} {name!r}.{hint} Available: {', '.join(sorted(self._entries)) or '(none)'}"
+
+    def origin(self, name: str) -> str:
+        """The plugin that registered ``name``."""
+        return self.entry(name).plugin
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(self._entries[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)

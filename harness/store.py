@@ -1,0 +1,220 @@
+"""The run store: one folder per matrix cell, every file written atomically.
+
+Layout of ``runs/<experiment>/<cell-id>/`` (``status.json`` lands last; a cell is done
+only when it says so)::
+
+    config.json               resolved cell config, classes, row key, cell key
+    history.json              one dict per epoch (train.loss, val.*, lr, seconds)
+    metrics.json              final val.* and test.* metrics, best_epoch, timings
+    checkpoint.safetensors    best weights
+    predictions_val.csv       sample_id, label, prob_<class>...
+    predictions_test.csv
+    maps_test.npz             optional: sample_ids, map_<name> [N,h,w], masks, has_mask
+    thumbs_test.npz           optional: sample_ids, images [k,h,w,C] uint8 (overlays)
+    status.json               {"status": "done" | "failed", "reason", "traceback"}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+from harness.predictions import PredictionSet
+
+STATUS = "status.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def predictions_frame(pred: PredictionSet):  # -> pandas.DataFrame
+    """The stored table: ``sample_id``, ``label``, one ``prob_<class>`` per class."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"sample_id": list(pred.sample_ids), "label": pred.labels.astype(np.int64)})
+    for k, name in enumerate(pred.classes):
+        frame[f"prob_{name}"] = pred.proba[:, k]
+    return frame
+
+
+def write_predictions(cell_dir: Path, split: str, pred: PredictionSet) -> None:
+    """Store ``pred`` as ``predictions_<split>.csv`` (and maps as ``maps_<split>.npz``)."""
+    text = predictions_frame(pred).to_csv(index=False, float_format="%.17g")
+    atomic_write_text(cell_dir / f"predictions_{split}.csv", text)
+    if pred.maps:
+        arrays = {f"map_{k}": v.astype(np.float16) for k, v in pred.maps.items()}
+        arrays["sample_ids"] = np.asarray(pred.sample_ids)
+        if pred.masks is not None:
+            arrays["masks"] = pred.masks.astype(np.uint8)
+        if pred.has_mask is not None:
+            arrays["has_mask"] = pred.has_mask.astype(bool)
+        atomic_save_npz(cell_dir / f"maps_{split}.npz", **arrays)
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """What the store holds about one cell.
+
+    Attributes:
+        id: folder name.
+        path: the folder.
+        status: ``"done"``, ``"failed"`` or ``"incomplete"``.
+        config: resolved config (``config.json``), empty if missing.
+        metrics: final metrics, empty unless done.
+        history: per-epoch dicts.
+        reason: why it failed, if it did.
+    """
+
+    id: str
+    path: Path
+    status: str
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.config.get("classes", ()))
+
+    @property
+    def row(self) -> str:
+        """The model configuration this cell belongs to, seed left out."""
+        return str(self.config.get("row", self.id))
+
+
+def read_cell(path: Path) -> CellRecord:
+    """Read one cell folder, whatever state it is in."""
+    def maybe(name: str, default: Any) -> Any:
+        p = path / name
+        return read_json(p) if p.exists() else default
+
+    status = maybe(STATUS, {"status": "incomplete"})
+    return CellRecord(
+        id=path.name,
+        path=path,
+        status=status.get("status", "incomplete"),
+        config=maybe("config.json", {}),
+        metrics=maybe("metrics.json", {}) if status.get("status") == "done" else {},
+        history=maybe("history.json", []),
+        reason=status.get("reason", ""),
+    )
+
+
+class Run:
+    """The stored results of one experiment: ``load_run("runs/smoke")``.
+
+    Attributes:
+        path: the experiment's folder under ``runs/``.
+        cells: cell id to :class:`CellRecord`, every cell folder found, in id order.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise HarnessError(f"{self.path}: no such run folder")
+        self.meta: dict[str, Any] = read_json(self.path / "run.json") if (self.path / "run.json").exists() else {}
+        self.cells: dict[str, CellRecord] = {
+            p.name: read_cell(p) for p in sorted(self.path.iterdir()) if p.is_dir() and not p.name.startswith(".")
+        }
+
+    def done(self) -> list[CellRecord]:
+        return [c for c in self.cells.values() if c.status == "done"]
+
+    def _cell(self, cell_id: str) -> CellRecord:
+        if cell_id not in self.cells:
+            raise HarnessError(f"{self.path}: no cell {cell_id!r}; cells: {', '.join(self.cells) or '(none)'}")
+        return self.cells[cell_id]
+
+    def predictions(self, cell_id: str, split: str = "test"):  # -> pandas.DataFrame
+        """Per-sample predictions: ``sample_id``, ``label``, ``prob_<class>`` columns."""
+        import pandas as pd
+
+        path = self._cell(cell_id).path / f"predictions_{split}.csv"
+        if not path.exists():
+            raise HarnessError(f"{path}: no stored predictions for split {split!r}")
+        return pd.read_csv(path, dtype={"sample_id": str})
+
+    def prediction_set(self, cell_id: str, split: str = "test") -> PredictionSet:
+        """The stored predictions with maps and masks, ready for metric functions."""
+        cell = self._cell(cell_id)
+        frame = self.predictions(cell_id, split)
+        classes = cell.classes
+        proba = frame[[f"prob_{c}" for c in classes]].to_numpy(dtype=np.float64)
+        maps: dict[str, np.ndarray] = {}
+        masks = has_mask = None
+        npz = cell.path / f"maps_{split}.npz"
+        if npz.exists():
+            with np.load(npz, allow_pickle=False) as data:
+                maps = {k[4:]: data[k].astype(np.float32) for k in data.files if k.startswith("map_")}
+                masks = data["masks"] if "masks" in data.files else None
+                has_mask = data["has_mask"] if "has_mask" in data.files else None
+        return PredictionSet(
+            classes=classes,
+            sample_ids=tuple(frame["sample_id"]),
+            labels=frame["label"].to_numpy(dtype=np.int64),
+            proba=proba,
+            maps=maps,
+            masks=masks,
+            has_mask=has_mask,
+        )
+
+
+def load_run(path: str | os.PathLike[str]) -> Run:
+    """Open a stored experiment run (``runs/<experiment>``) for reading."""
+    return Run(path)
+
+
+def reset_cell_dir(path: Path) -> None:
+    """Remove an interrupted or failed cell's folder so it can be redone cleanly."""
+    if path.exists():
+        shutil.rmtree(path)
