@@ -19,6 +19,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness_data",
     "harness_train",
     "harness_metrics",
+    "harness_cats",
 )
 """Built-in plugin modules, registered exactly like third-party ones."""
 
@@ -117,7 +118,7 @@ def build_plugins(extra: tuple[object, ...] = ()) -> Plugins:
             pm.register(plugin, name=ep.name)
             info[ep.name] = PluginInfo(ep.name, dist, version, "entry point")
     for plugin in extra:
-        name = pm.register(plugin)
+        name = pm.register(plugin, name=getattr(plugin, "__name__", type(plugin).__name__))
         if name and name not in info:
             info[name] = PluginInfo(name, "(in-process)", "0", "in-process")
     try:

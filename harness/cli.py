@@ -1,0 +1,143 @@
+"""The ``harness`` command line. Heavy modules load only inside the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.errors import ConfigError, HarnessError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Ensemble benchmarking harness for image "
+                                     "classification and visual defect detection.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train and evaluate every cell of an experiment, then publish its leaderboard")
+    run.add_argument("file", type=Path, help="experiment TOML file")
+    run.add_argument("--fresh", action="store_true", help="rerun every cell, even finished ones")
+    run.add_argument("--resume", action="store_true", help="skip finished cells, redo the rest (the default)")
+    run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="run store root (default: runs)")
+    run.add_argument("--leaderboards-dir", type=Path, default=Path("leaderboards"),
+                     help="where leaderboards go (default: leaderboards)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    board = sub.add_parser("leaderboard", help="rebuild an experiment's leaderboard from the run store, no training")
+    board.add_argument("file", type=Path, help="experiment TOML file")
+    board.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    board.add_argument("--leaderboards-dir", type=Path, default=Path("leaderboards"))
+
+    validate = sub.add_parser("validate", help="check experiment files without training")
+    validate.add_argument("files", type=Path, nargs="+", help="experiment TOML files")
+
+    sub.add_parser("plugins", help="list every plugin, its origin and version, and what it registers")
+    return parser
+
+
+def _version() -> str:
+    from harness import __version__
+
+    return __version__
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.config import load_experiment
+    from harness.plugins import build_plugins
+
+    plugins = build_plugins()
+    problems: list[str] = []
+    for file in args.files:
+        try:
+            exp = load_experiment(file, plugins)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        print(f"{file}: ok ({len(exp.cells)} cells)")
+    if problems:
+        raise ConfigError(problems)
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from harness.plugins import KINDS, build_plugins
+
+    plugins = build_plugins()
+    registered: dict[str, dict[str, list[str]]] = {name: {} for name in plugins.info}
+    for kind in KINDS:
+        for entry in plugins.registry(kind):
+            registered.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
+    rows = [[name, i.distribution, i.version, i.source, _what(registered.get(name, {}))]
+            for name, i in plugins.info.items()]
+    print(tabulate(rows, headers=["plugin", "distribution", "version", "source", "registers"], tablefmt="simple"))
+    return 0
+
+
+def _what(kinds: dict[str, list[str]]) -> str:
+    return "\n".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items()) or "(hooks only)"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.config import load_experiment
+    from harness.leaderboard import terminal_table
+    from harness.plugins import build_plugins
+    from harness.runner import publish, run_experiment
+    from harness.store import read_cell
+
+    plugins = build_plugins()
+    experiment = load_experiment(args.file, plugins)
+    show = not args.no_progress and sys.stderr.isatty()
+    the_plan, root = run_experiment(experiment, plugins, runs_dir=args.runs_dir, fresh=args.fresh,
+                                    show_progress=show, echo=lambda s: print(s, flush=True))
+    board = publish(experiment, the_plan, root, plugins, args.leaderboards_dir / experiment.name)
+    print()
+    print(terminal_table(board))
+    print(f"\nleaderboard: {args.leaderboards_dir / experiment.name / 'index.html'}")
+    failed = [c for c in the_plan.cells if read_cell(root / c.id).status != "done"]
+    if failed:
+        print(f"{len(failed)} of {len(the_plan.cells)} cells failed; their reasons are on the leaderboard")
+        return 1
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from harness.config import load_experiment
+    from harness.leaderboard import terminal_table
+    from harness.plugins import build_plugins
+    from harness.runner import plan, publish
+
+    plugins = build_plugins()
+    experiment = load_experiment(args.file, plugins)
+    root = args.runs_dir / experiment.name
+    if not root.is_dir():
+        raise HarnessError(f"{root}: no stored run of experiment {experiment.name!r}; run it first")
+    board = publish(experiment, plan(experiment, plugins), root, plugins, args.leaderboards_dir / experiment.name)
+    print(terminal_table(board))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        print(f"harness: {len(exc.problems)} problem(s) found", file=sys.stderr)
+        return exc.exit_code
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("harness: interrupted; finished cells are kept, rerun to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Collects every problem of an experiment file before reporting any."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.config.lines import LineIndex
+from harness.errors import ConfigError
+
+
+@dataclass
+class Problems:
+    """Problems found in one file, each tied to a key path and so to a line."""
+
+    file: Path
+    index: LineIndex
+    items: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def add(self, path: str, message: str) -> None:
+        entry = (self.index.line(path), path, message)
+        if entry not in self.items:
+            self.items.append(entry)
+
+    def unknown_key(self, path: str, key: str, allowed: list[str]) -> None:
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        self.add(f"{path}.{key}" if path else key, f"unknown key.{hint} Allowed: {', '.join(sorted(allowed))}")
+
+    def lines(self) -> list[str]:
+        return [f"{self.file}:{line}: {path}: {message}" for line, path, message in sorted(self.items)]
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigError(self.lines())

@@ -1,0 +1,249 @@
+"""Experiment files: TOML in, a frozen :class:`Experiment` out, every problem reported."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.config import fields as F
+from harness.config.lines import LineIndex
+from harness.config.problems import Problems
+from harness.errors import ConfigError, HarnessError
+from harness.matrix import SECTIONS, CellSpec, expand
+
+if TYPE_CHECKING:
+    from harness.plugins import Plugins
+
+TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "ensemble", "tta")
+COMPONENTS = {"optimizer": "optimizers", "scheduler": "schedulers", "loss": "losses"}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file.
+
+    Attributes:
+        path: the file.
+        name, description, seeds, rank_by, select_by: from ``[experiment]``.
+        dataset: ``[dataset]`` with defaults (``plugin``, ``image_size``, options).
+        train: ``[train]`` with defaults; components normalised to ``{"name": ...}`` tables.
+        cells: the expanded matrix.
+    """
+
+    path: Path
+    name: str
+    description: str
+    seeds: tuple[int, ...]
+    rank_by: str
+    select_by: str
+    dataset: dict[str, Any]
+    train: dict[str, Any]
+    cells: tuple[CellSpec, ...]
+    ensembles: tuple[dict[str, Any], ...] = ()
+    tta: dict[str, Any] | None = None
+
+
+def load_experiment(path: str | Path, plugins: Plugins) -> Experiment:
+    """Read, check and expand an experiment file.
+
+    Raises:
+        ConfigError: listing every problem as ``file:line: key.path: message``.
+        HarnessError: the file cannot be read.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HarnessError(f"{path}: cannot read experiment file: {exc.strerror}") from None
+    problems = Problems(path, LineIndex(text))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or 1
+        raise ConfigError([f"{path}:{line}: {exc.msg if hasattr(exc, 'msg') else exc}"]) from None
+    experiment = _check(data, problems, plugins)
+    problems.raise_if_any()
+    assert experiment is not None  # no problems means every part was built
+    return Experiment(path=path, **experiment)
+
+
+def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[str, Any] | None:
+    for key in data:
+        if key not in TOP_LEVEL:
+            problems.unknown_key("", key, list(TOP_LEVEL))
+    meta = F.check_section(problems, "experiment", data.get("experiment", {}), F.EXPERIMENT)
+    if "experiment" not in data:
+        problems.add("experiment", "an [experiment] table with at least `name` is required")
+    dataset = _check_dataset(problems, data.get("dataset", {"plugin": "synthetic-defects"}), plugins)
+    train = _check_train(problems, "train", data.get("train", {}), plugins, partial=False)
+    blocks, include, exclude = _check_matrix(problems, data.get("matrix"), plugins)
+    ensembles = _check_ensembles(problems, data.get("ensemble", []), plugins)
+    tta = _check_tta(problems, data["tta"], plugins) if "tta" in data else None
+    if problems.items:
+        return None
+    seeds = list(dict.fromkeys(meta["seeds"]))
+    cells = expand({"dataset": dataset, "train": train}, blocks, seeds, include, exclude)
+    for cell in cells:
+        _check_cell(problems, cell, plugins)
+    if not cells:
+        problems.add("matrix", "the matrix has no cells left (every cell excluded?)")
+    return {
+        "name": meta["name"] if "name" in meta else "",
+        "description": meta["description"],
+        "seeds": tuple(seeds),
+        "rank_by": meta["rank_by"],
+        "select_by": meta["select_by"],
+        "dataset": dataset,
+        "train": train,
+        "cells": tuple(cells),
+        "ensembles": tuple(ensembles),
+        "tta": tta,
+    }
+
+
+def _check_ensembles(problems: Problems, data: Any, plugins: Plugins) -> list[dict[str, Any]]:
+    if not isinstance(data, list) or not all(isinstance(b, dict) for b in data):
+        problems.add("ensemble", "must be an array of tables ([[ensemble]])")
+        return []
+    out, names = [], set()
+    for i, block in enumerate(data):
+        path = f"ensemble[{i}]"
+        entry = {"members": "*", "across_seeds": False, **block}
+        members = entry["members"]
+        if not (isinstance(members, str) or (isinstance(members, list) and members
+                                             and all(isinstance(m, str) for m in members))):
+            problems.add(f"{path}.members", f'must be "*", a glob over row names, or a list of them, got {members!r}')
+        if not isinstance(entry["across_seeds"], bool):
+            problems.add(f"{path}.across_seeds", "must be true or false")
+        name = entry.setdefault("name", entry.get("plugin", ""))
+        if name in names:
+            problems.add(f"{path}.name", f"ensemble name {name!r} is used twice; give each block a distinct name")
+        names.add(name)
+        if "plugin" not in block:
+            problems.add(f"{path}.plugin", 'is required: an ensemble method, e.g. "soft-voting"')
+            continue
+        options = {k: v for k, v in entry.items() if k not in F.ENSEMBLE_FIXED}
+        _check_plugin(problems, path, plugins.registry("ensembles"), entry["plugin"], {"plugin": entry["plugin"], **options},
+                      exclude=("plugin",))
+        out.append(entry)
+    return out
+
+
+def _check_tta(problems: Problems, data: Any, plugins: Plugins) -> dict[str, Any]:
+    tta = F.check_section(problems, "tta", data, F.TTA)
+    registry = plugins.registry("tta")
+    for key in ("views", "merge"):
+        names = tta.get(key, [])
+        for i, name in enumerate([names] if isinstance(names, str) else names):
+            if name not in registry:
+                problems.add(f"tta.{key}", registry.unknown_message(name))
+    return tta
+
+
+def _check_dataset(problems: Problems, data: Any, plugins: Plugins) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        problems.add("dataset", f"must be a table, got {data!r}")
+        return {}
+    out = dict(data)
+    plugin = out.setdefault("plugin", "synthetic-defects")
+    image_size = out.setdefault("image_size", 64)
+    if not F._type_ok("int", image_size) or image_size < 8:
+        problems.add("dataset.image_size", f"must be an integer >= 8, got {image_size!r}")
+    _check_plugin(problems, "dataset", plugins.registry("datasets"), plugin, out, exclude=("plugin",))
+    return out
+
+
+def _check_train(problems: Problems, path: str, data: Any, plugins: Plugins, *, partial: bool) -> dict[str, Any]:
+    train = F.check_section(problems, path, data, F.TRAIN, partial=partial)
+    for key, kind in COMPONENTS.items():
+        if key not in train:
+            continue
+        values = train[key] if isinstance(train[key], list) else [train[key]]
+        normal = [_component(v) for v in values]
+        for value in normal:
+            context = value
+            if key == "scheduler":
+                if "epochs" in value:
+                    problems.add(f"{path}.scheduler.epochs", "is taken from train.epochs; remove it here")
+                    continue
+                if isinstance(train.get("epochs"), int):  # lets run-length checks (warm-up, T_0) run now
+                    context = {**value, "epochs": train["epochs"]}
+            _check_plugin(problems, f"{path}.{key}", plugins.registry(kind), value["name"], context, exclude=("name",))
+        train[key] = normal if isinstance(train[key], list) else normal[0]
+    if isinstance(train.get("early_stopping"), dict):
+        train["early_stopping"] = F.check_section(problems, f"{path}.early_stopping", train["early_stopping"], F.EARLY_STOPPING)
+    if isinstance(train.get("augment"), dict):
+        F.check_section(problems, f"{path}.augment", train["augment"], F.AUGMENT, partial=True)
+    return train
+
+
+def _component(value: str | dict[str, Any]) -> dict[str, Any]:
+    return {"name": value} if isinstance(value, str) else dict(value)
+
+
+def _check_plugin(problems: Problems, path: str, registry: Any, name: Any, options: dict[str, Any],
+                  exclude: tuple[str, ...]) -> None:
+    key = "name" if "name" in exclude else "plugin"
+    if not isinstance(name, str):
+        problems.add(f"{path}.{key}", f"must be a string naming a {registry.kind}, got {name!r}")
+        return
+    if name not in registry:
+        problems.add(f"{path}.{key}", registry.unknown_message(name))
+        return
+    check = registry.entry(name).check
+    if check is None:
+        return
+    opts = {k: v for k, v in options.items() if k not in exclude}
+    try:
+        found = check(opts)
+    except Exception as exc:  # noqa: BLE001 - a broken check is reported, not fatal
+        found = [("", f"the {registry.kind} plugin's option check failed: {exc!r}")]
+    for option, message in found:
+        problems.add(f"{path}.{option}" if option else path, message)
+
+
+def _check_matrix(problems: Problems, matrix: Any, plugins: Plugins):
+    if matrix is None:
+        problems.add("matrix", "a [[matrix.model]] block is required (which models to train)")
+        return {}, [], []
+    if not isinstance(matrix, dict):
+        problems.add("matrix", "must be a table")
+        return {}, [], []
+    blocks: dict[str, list[tuple[dict[str, Any], str]]] = {}
+    for key, value in matrix.items():
+        if key not in (*SECTIONS, "include", "exclude"):
+            problems.unknown_key("matrix", key, [*SECTIONS, "include", "exclude"])
+            continue
+        if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
+            problems.add(f"matrix.{key}", f"must be an array of tables ([[matrix.{key}]])")
+            continue
+        if key in SECTIONS:
+            blocks[key] = [(b, f"matrix.{key}[{i}]") for i, b in enumerate(value)]
+    if not blocks.get("model"):
+        problems.add("matrix", "a [[matrix.model]] block is required (which models to train)")
+    for block, source in blocks.get("model", []):
+        if "plugin" not in block:
+            problems.add(f"{source}.plugin", "is required: the model plugin, e.g. \"timm\"")
+        for key, value in block.items():
+            if isinstance(value, list) and not value:
+                problems.add(f"{source}.{key}", "an empty list is an axis with no values")
+    for block, source in blocks.get("train", []):
+        _check_train(problems, source, block, plugins, partial=True)
+    return blocks, list(matrix.get("include", [])), list(matrix.get("exclude", []))
+
+
+def _check_cell(problems: Problems, cell: CellSpec, plugins: Plugins) -> None:
+    model = cell.config["model"]
+    source = cell.sources.get("model", "matrix.model")
+    if "plugin" not in model:
+        problems.add(source, "matrix.include entry adds a cell without model.plugin")
+        return
+    options = {k: v for k, v in model.items() if k not in ("plugin", "name")}
+    _check_plugin(problems, source, plugins.registry("models"), model["plugin"], {"plugin": model["plugin"], **options},
+                  exclude=("plugin",))
+    if cell.sources.get("dataset"):
+        ds = cell.config["dataset"]
+        _check_plugin(problems, cell.sources["dataset"], plugins.registry("datasets"), ds.get("plugin"), ds,
+                      exclude=("plugin",))

@@ -1,0 +1,75 @@
+"""Leaderboards: rank a stored run's model configurations and publish them.
+
+``build_leaderboard(run, out_dir, rank_by=..., title=...)`` writes ``index.html`` (one
+self-contained page: inline CSS, embedded PNG figures, no external requests),
+``results.json`` and ``results.csv``; ``terminal_table(leaderboard)`` gives the same
+ranking as text. pandas, matplotlib and jinja2 load only when a leaderboard is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.leaderboard.board import Leaderboard, RowDetail
+
+if TYPE_CHECKING:
+    from harness.store import Run
+
+__all__ = ["Leaderboard", "RowDetail", "build_leaderboard", "terminal_table"]
+
+
+def build_leaderboard(
+    run: Run,
+    out_dir: Path,
+    *,
+    rank_by: str,
+    title: str,
+    description: str = "",
+    jinja_hook: Callable[..., Any] | None = None,
+    select_by: str | None = None,
+) -> Leaderboard:
+    """Aggregate ``run`` over seeds, rank it and write the leaderboard files.
+
+    Args:
+        run: the stored run (``harness.store.load_run``).
+        out_dir: folder for ``index.html``, ``results.json`` and ``results.csv``
+            (created if needed; each file replaced atomically).
+        rank_by: metric to rank by, e.g. ``"test.f1_macro"``; descending unless lower
+            is better (losses, calibration errors, timings).
+        title: page title.
+        description: a paragraph under the title.
+        jinja_hook: optional callable given the jinja2 environment as ``env`` before the
+            template loads (pass ``pm.hook.harness_prepare_jinja2_environment``).
+        select_by: the checkpoint-selection metric to draw in the training curves;
+            by default the validation twin of ``rank_by`` (``val.f1_macro`` for
+            ``test.f1_macro``) when the histories hold it.
+
+    Returns:
+        The leaderboard, with ``out_dir`` set.
+
+    Raises:
+        HarnessError: cells finished but none recorded ``rank_by``.
+    """
+    from harness.leaderboard.aggregate import summarise
+    from harness.leaderboard.export import results_csv, results_dict
+    from harness.leaderboard.figures import all_figures
+    from harness.leaderboard.render import render_html
+    from harness.store import atomic_write_json, atomic_write_text
+
+    out_dir = Path(out_dir)
+    leaderboard = summarise(run, rank_by=rank_by, title=title, description=description)
+    html = render_html(leaderboard, all_figures(run, leaderboard, select_by), jinja_hook)
+    atomic_write_text(out_dir / "results.csv", results_csv(leaderboard))
+    atomic_write_json(out_dir / "results.json", results_dict(leaderboard))
+    atomic_write_text(out_dir / "index.html", html)  # last: the page presents the files above
+    return dataclasses.replace(leaderboard, out_dir=out_dir)
+
+
+def terminal_table(leaderboard: Leaderboard) -> str:
+    """The ranking as a plain-text table (see :mod:`harness.leaderboard.terminal`)."""
+    from harness.leaderboard.terminal import terminal_table as _table
+
+    return _table(leaderboard)

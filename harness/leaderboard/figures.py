@@ -1,0 +1,111 @@
+"""Gather each row's figures from the run store: confusion matrix, curves, map overlays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.leaderboard import plots
+from harness.leaderboard.board import Leaderboard, RowDetail
+from harness.store import CellRecord, Run
+
+MAX_OVERLAY_SAMPLES = 16
+OVERLAY_PER_CLASS = 4
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """One embedded image: a caption and a ``data:`` URI."""
+
+    caption: str
+    uri: str
+
+
+def select_metric(
+    config: dict[str, Any], rank_by: str, history: list[dict[str, Any]], select_by: str | None = None
+) -> str | None:
+    """The metric a cell selected its checkpoint by, for the curves.
+
+    ``select_by`` when given; else ``select_by`` in the config (top level or one table
+    down); else the validation twin of ``rank_by`` when the history has it.
+    """
+    candidates = [select_by, config.get("select_by")]
+    candidates += [v.get("select_by") for v in config.values() if isinstance(v, dict)]
+    for value in candidates:
+        if isinstance(value, str) and value:
+            return value
+    twin = "val." + rank_by.split(".", 1)[-1]
+    return twin if any(twin in entry for entry in history) else None
+
+
+def _labels_by_id(run: Run, cell: CellRecord) -> dict[str, int]:
+    if not (cell.path / "predictions_test.csv").exists():
+        return {}
+    frame = run.predictions(cell.id, "test")
+    return dict(zip(frame["sample_id"], frame["label"].astype(int)))
+
+
+def _pick(thumb_ids: list[str], labels: dict[str, int], num_classes: int) -> list[int]:
+    """Thumbnail indices: up to a few per class, in class order, unknown labels last."""
+    groups: dict[int, list[int]] = {}
+    for t, sid in enumerate(thumb_ids):
+        groups.setdefault(labels.get(sid, num_classes), []).append(t)
+    per_group = max(1, min(OVERLAY_PER_CLASS, MAX_OVERLAY_SAMPLES // max(1, len(groups))))
+    return [t for key in sorted(groups) for t in groups[key][:per_group]]
+
+
+def overlay_figure(run: Run, cell: CellRecord) -> str | None:
+    """Thumbnails with every stored map overlaid, for one cell; None without both files."""
+    thumbs_path, maps_path = cell.path / "thumbs_test.npz", cell.path / "maps_test.npz"
+    if not (thumbs_path.exists() and maps_path.exists()):
+        return None
+    with np.load(thumbs_path, allow_pickle=False) as data:
+        thumb_ids = [str(s) for s in data["sample_ids"]]
+        images = data["images"]
+    with np.load(maps_path, allow_pickle=False) as data:
+        index = {str(s): i for i, s in enumerate(data["sample_ids"])}
+        maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
+        masks = data["masks"] if "masks" in data.files else None
+    labels = _labels_by_id(run, cell)
+    classes = cell.classes
+    keep = [t for t in _pick(thumb_ids, labels, len(classes)) if thumb_ids[t] in index]
+    if not keep or not maps:
+        return None
+    rows = [index[thumb_ids[t]] for t in keep]
+    captions = [
+        classes[labels[thumb_ids[t]]] if thumb_ids[t] in labels and labels[thumb_ids[t]] < len(classes) else "?"
+        for t in keep
+    ]
+    return plots.overlay_plot(
+        images[keep],
+        captions,
+        {name: values[rows] for name, values in maps.items()},
+        None if masks is None else masks[rows],
+    )
+
+
+def row_figures(run: Run, leaderboard: Leaderboard, detail: RowDetail, select_by: str | None = None) -> list[FigureRef]:
+    """Every figure of one row, in display order."""
+    cells = [run.cells[c] for c in detail.cells]
+    figures: list[FigureRef] = []
+    if detail.confusion is not None:
+        uri = plots.confusion_plot(detail.confusion, detail.classes)
+        figures.append(FigureRef(f"test confusion matrix, summed over {len(cells)} seed(s)", uri))
+    histories = [(f"seed {seed}" if seed is not None else c.id, c.history) for seed, c in zip(detail.seeds, cells)]
+    select = select_metric(cells[0].config, leaderboard.rank_by, cells[0].history, select_by)
+    curves = plots.curves_plot(histories, select)
+    if curves is not None:
+        figures.append(FigureRef("training curves (dashed: validation loss)", curves))
+    for seed, cell in zip(detail.seeds, cells):
+        overlay = overlay_figure(run, cell)
+        if overlay is not None:
+            figures.append(FigureRef(f"test maps of {cell.id} (seed {seed})", overlay))
+            break  # the first seed that stored maps stands for the row
+    return figures
+
+
+def all_figures(run: Run, leaderboard: Leaderboard, select_by: str | None = None) -> dict[str, list[FigureRef]]:
+    """Row key to its figures, for every ranked row (``select_by``: see :func:`select_metric`)."""
+    return {row: row_figures(run, leaderboard, d, select_by) for row, d in leaderboard.details.items()}

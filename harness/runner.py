@@ -1,0 +1,184 @@
+"""Running an experiment: plan the cells, skip finished ones, record failures, publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness import __version__
+from harness.config import Experiment
+from harness.data import Dataset
+from harness.errors import HarnessError
+from harness.matrix import Cell, CellSpec, make_cell, row_label
+from harness.plugins import Plugins
+from harness.store import STATUS, atomic_write_json, load_run, read_cell, reset_cell_dir
+
+
+@dataclass
+class Plan:
+    """Cells with the data they need; a dataset that failed to build fails its cells."""
+
+    cells: list[Cell]
+    datasets: dict[str, Dataset | HarnessError] = field(default_factory=dict)
+    dataset_of: dict[str, str] = field(default_factory=dict)  # cell id -> dataset key
+
+
+def _dataset_key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def build_dataset(config: dict[str, Any], plugins: Plugins) -> Dataset:
+    options = {k: v for k, v in config.items() if k != "plugin"}
+    dataset = plugins.registry("datasets").get(config["plugin"])(**options)
+    if not isinstance(dataset, Dataset):
+        raise HarnessError(f"dataset plugin {config['plugin']!r} returned {type(dataset).__name__}, not harness.Dataset")
+    return dataset
+
+
+def plan(experiment: Experiment, plugins: Plugins) -> Plan:
+    """Build each distinct dataset once and name every cell."""
+    result = Plan([])
+    versions = plugins.versions()
+    labels = _unique_labels(experiment.cells)
+    for spec, label in zip(experiment.cells, labels):
+        key = _dataset_key(spec.config["dataset"])
+        if key not in result.datasets:
+            try:
+                result.datasets[key] = build_dataset(spec.config["dataset"], plugins)
+            except HarnessError as exc:
+                result.datasets[key] = exc
+        data = result.datasets[key]
+        fingerprint = data.fingerprint if isinstance(data, Dataset) else "unavailable"
+        cell = make_cell(spec, fingerprint, versions, label)
+        result.cells.append(cell)
+        result.dataset_of[cell.id] = key
+    return result
+
+
+def _unique_labels(specs: tuple[CellSpec, ...]) -> list[str]:
+    """Row labels, made unique when two different configurations would share one."""
+    seen: dict[str, str] = {}
+    labels = []
+    for spec in specs:
+        label = row_label(spec)
+        row = json.dumps({k: v for k, v in spec.config.items() if k != "seed"}, sort_keys=True, default=str)
+        candidate, n = label, 1
+        while seen.get(candidate, row) != row:
+            n += 1
+            candidate = f"{label} #{n}"
+        seen[candidate] = row
+        labels.append(candidate)
+    return labels
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except OSError:
+        return ""
+
+
+def _run_metadata(experiment: Experiment, started: str) -> dict[str, Any]:
+    import torch
+
+    return {
+        "experiment": experiment.name,
+        "file": str(experiment.path),
+        "harness_version": __version__,
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": _git_commit(),
+        "started": started,
+    }
+
+
+def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, fresh: bool = False,
+                   show_progress: bool = True, echo: Callable[[str], None] = print) -> tuple[Plan, Path]:
+    """Run every cell that is not done yet; returns the plan and the experiment's run folder."""
+    from harness.train.cell import run_cell
+
+    root = Path(runs_dir) / experiment.name
+    the_plan = plan(experiment, plugins)
+    states = {c.id: read_cell(root / c.id).status for c in the_plan.cells}
+    todo = [c for c in the_plan.cells if fresh or states[c.id] != "done"]
+    echo(f"experiment {experiment.name}: {len(the_plan.cells)} cells, {len(the_plan.cells) - len(todo)} done, "
+         f"{len(todo)} to run -> {root}")
+    meta = _run_metadata(experiment, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    root.mkdir(parents=True, exist_ok=True)
+    total = len(the_plan.cells)
+    for n, cell in enumerate(the_plan.cells, start=1):
+        prefix = f"[{n}/{total}] {cell.id}"
+        if cell not in todo:
+            echo(f"{prefix}: skipped (done)")
+            continue
+        if states[cell.id] == "failed":
+            echo(f"{prefix}: failed before, running again")
+        data = the_plan.datasets[the_plan.dataset_of[cell.id]]
+        _run_one(cell, data, plugins, root / cell.id, experiment.select_by, show_progress, prefix, echo)
+    meta["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    meta["device"] = experiment.train.get("device", "cpu")
+    atomic_write_json(root / "run.json", meta)
+    return the_plan, root
+
+
+def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_dir: Path, select_by: str,
+             show_progress: bool, prefix: str, echo: Callable[[str], None]) -> None:
+    from harness.train.cell import run_cell
+
+    reset_cell_dir(cell_dir)
+    cell_dir.mkdir(parents=True)
+    config = {**cell.config, "id": cell.id, "key": cell.key, "row": cell.row, "row_key": cell.row_key,
+              "plugins": plugins.versions()}
+    started = time.perf_counter()
+    try:
+        if isinstance(data, HarnessError):
+            raise data
+        config["classes"] = list(data.classes)
+        config["data_fingerprint"] = data.fingerprint
+        atomic_write_json(cell_dir / "config.json", config)
+        plugins.hook.harness_cell_start(cell=cell)
+
+        def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
+            shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items()
+                              if k in ("train.loss", "val.loss", select_by) and isinstance(v, float))
+            echo(f"{prefix}: epoch {epoch}/{cell.config['train']['epochs']}  {shown}  ({logs['seconds']:.1f}s)")
+            plugins.hook.harness_epoch_end(cell=cell, epoch=epoch, logs=logs)
+
+        metrics = run_cell(cell, data, plugins.registries, cell_dir, select_by=select_by, on_epoch=on_epoch,
+                           show_progress=show_progress)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failing cell is recorded and the matrix goes on
+        if not (cell_dir / "config.json").exists():
+            atomic_write_json(cell_dir / "config.json", config)
+        reason = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+        atomic_write_json(cell_dir / STATUS, {"status": "failed", "reason": reason,
+                                              "traceback": traceback.format_exc()})
+        echo(f"{prefix}: FAILED: {reason}")
+        plugins.hook.harness_cell_error(cell=cell, error=exc)
+        return
+    atomic_write_json(cell_dir / STATUS, {"status": "done", "seconds": time.perf_counter() - started})
+    echo(f"{prefix}: done in {time.perf_counter() - started:.1f}s")
+    plugins.hook.harness_cell_finish(cell=cell, metrics=metrics)
+
+
+def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins, out_dir: Path):
+    """Write the leaderboard of the cells of this matrix (stale cells of older configs left out)."""
+    from harness.leaderboard import build_leaderboard
+
+    run = load_run(root)
+    ids = {c.id for c in the_plan.cells}
+    run.cells = {k: v for k, v in run.cells.items() if k in ids}
+    return build_leaderboard(run, Path(out_dir), rank_by=experiment.rank_by, title=experiment.name,
+                             select_by=experiment.select_by,
+                             description=experiment.description,
+                             jinja_hook=lambda env: plugins.hook.harness_prepare_jinja2_environment(env=env))

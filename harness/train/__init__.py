@@ -1,0 +1,1 @@
+"""The training loop: in the core, so every model plugin gets the same tools."""

@@ -1,0 +1,100 @@
+"""One cell from start to stored results."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from harness.data import Dataset
+from harness.matrix import Cell
+from harness.store import atomic_save_npz, atomic_write_bytes, atomic_write_json, write_predictions
+from harness.train.efficiency import gmacs_per_image, latency_ms
+from harness.train.evaluate import compute_metrics, predict
+from harness.train.loop import build_components, fit, resolve_device, seed_everything
+from harness.train.tensors import Normalizer, SplitTensors, to_tensors
+
+THUMBS_PER_CLASS = 4
+THUMB_SIZE = 64
+WRONG_THUMBS = 24
+
+
+def save_checkpoint(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Weights as safetensors, written atomically."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    atomic_write_bytes(path, save(tensors))
+
+
+def _thumbnails(data: SplitTensors, proba: np.ndarray, num_classes: int) -> dict[str, np.ndarray]:
+    """A few test images per class plus the most confident wrong predictions."""
+    chosen = []
+    for k in range(num_classes):
+        chosen.extend(torch.nonzero(data.labels == k).flatten()[:THUMBS_PER_CLASS].tolist())
+    labels = data.labels.numpy()
+    wrong = np.flatnonzero(proba.argmax(axis=1) != labels)
+    wrong = wrong[np.argsort(-proba[wrong].max(axis=1), kind="stable")][:WRONG_THUMBS]
+    chosen.extend(int(i) for i in wrong if int(i) not in chosen)
+    images = data.images[chosen].float()
+    if images.shape[-1] > THUMB_SIZE:
+        images = F.interpolate(images, size=(THUMB_SIZE, THUMB_SIZE), mode="area")
+    return {
+        "sample_ids": np.asarray([data.sample_ids[i] for i in chosen]),
+        "images": images.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy(),
+    }
+
+
+def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir: Path, *, select_by: str,
+             on_epoch: Callable[[int, dict[str, Any]], None], show_progress: bool = True) -> dict[str, float]:
+    """Train, select, predict val and test, and write everything but ``status.json``."""
+    from tqdm import tqdm
+
+    config = cell.config
+    train = config["train"]
+    device = resolve_device(train.get("device", "cpu"))
+    generator = seed_everything(cell.seed)
+    steps = math.ceil(len(dataset.train) / train["batch_size"])
+    c = build_components(config, dataset, registries, steps, device)
+    started = time.perf_counter()
+    with tqdm(total=train["epochs"] * steps, desc=cell.id, unit="step", leave=False, file=sys.stderr,
+              disable=not show_progress, dynamic_ncols=True) as bar:
+        selection, history = fit(c, dataset, config, select_by, device, generator, on_epoch, lambda: bar.update(1))
+    train_seconds = time.perf_counter() - started
+    atomic_write_json(cell_dir / "history.json", history)
+    c.model.load_state_dict(selection.state)
+    save_checkpoint(cell_dir / "checkpoint.safetensors", selection.state)
+
+    normalize = Normalizer(device)
+    metrics: dict[str, float] = {}
+    for split in ("val", "test"):
+        data = to_tensors(dataset.split(split))
+        t0 = time.perf_counter()
+        pred, loss = predict(c.model, data, dataset.classes, batch_size=train["eval_batch_size"], normalize=normalize,
+                             device=device, loss_fn=c.loss_fn, map_size=train.get("map_size", 32) if split == "test" else None,
+                             num_epochs=train["epochs"])
+        seconds = time.perf_counter() - t0
+        write_predictions(cell_dir, split, pred)
+        metrics.update(compute_metrics(pred, c.metric_fns, split))
+        metrics[f"{split}.loss"] = loss
+        if split == "test":
+            metrics["test.infer_seconds"] = seconds
+            metrics["test.images_per_second"] = len(data) / seconds if seconds > 0 else math.nan
+            atomic_save_npz(cell_dir / "thumbs_test.npz", **_thumbnails(data, pred.proba, len(dataset.classes)))
+            sample = normalize(data.images[:16].to(device))
+            metrics["test.latency_ms"] = latency_ms(c.model, sample)
+            metrics["gmacs"] = gmacs_per_image(c.model, sample[:1])
+    metrics.update({
+        "best_epoch": selection.best_epoch,
+        "epochs_run": len(history),
+        "train_seconds": train_seconds,
+        "params": sum(p.numel() for p in c.model.parameters()),
+    })
+    atomic_write_json(cell_dir / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,71 @@
+"""GAIN-MTL: guided-attention multi-task learning for defect classification.
+
+Registers the model ``gain-mtl`` and the metric family ``localization``.
+
+Model options (all optional):
+
+* ``backbone`` (``"tf_efficientnetv2_s"``): any timm model with ``features_only``;
+  always built with ``pretrained=False``.
+* ``strategy`` (``"S5"``): ``"S1"`` … ``"S6"``, the λ table and schedule of
+  :mod:`harness_gain.strategy`; S1–S2 predict with the plain head, S3–S6 with the
+  attended head; S6 injects the GT mask into the attention.
+* ``fpn_channels`` (256), ``hidden`` (512, classifier hidden width), ``head_channels``
+  (256, width of the attention, mining and counterfactual conv stacks), ``dropout`` (0.5).
+* ``freeze_stages`` (0): stem and this many early backbone stages get no gradient.
+* ``inference_mask`` (false): S6 only, fuse the batch's masks into the attention at
+  evaluation too (otherwise the internal attention is used).
+* ``focal_gamma`` (2.0): focusing parameter of the focal classification losses.
+
+The model returns maps ``cam``, ``attention`` and ``localization``, all probabilities in
+[0, 1] (the CAM through a sigmoid, as its guidance loss treats it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import HarnessError, hookimpl
+from harness_gain.metrics import localization_metrics
+from harness_gain.options import check_options, resolve_options
+
+
+def build_gain_mtl(num_classes: int, **options: Any) -> Any:
+    """Build a GAIN-MTL model.
+
+    Args:
+        num_classes: must be 2 (class 0 normal, class 1 defect).
+        **options: see the package docstring.
+
+    Returns:
+        a :class:`harness_gain.model.GainMTL` module.
+
+    Raises:
+        HarnessError: invalid options or a dataset that is not binary.
+    """
+    problems = check_options(options)
+    if problems:
+        raise HarnessError("gain-mtl: " + "; ".join(f"{k}: {m}" if k else m for k, m in problems))
+    if num_classes != 2:
+        raise HarnessError(f"gain-mtl needs 2 classes (normal, defect); the dataset has {num_classes}")
+    from harness_gain.model import GainMTL
+
+    return GainMTL(num_classes=num_classes, **resolve_options(options))
+
+
+@hookimpl
+def harness_register_models(registry: Any) -> None:
+    registry.register(
+        "gain-mtl",
+        build_gain_mtl,
+        description="GAIN-MTL: CAM, guided attention, counterfactual and localisation paths (strategies S1-S6)",
+        check=check_options,
+    )
+
+
+@hookimpl
+def harness_register_metrics(registry: Any) -> None:
+    registry.register(
+        "localization",
+        localization_metrics,
+        description="CAM/attention IoU, pointing game, energy inside; localisation IoU, Dice, pixel accuracy",
+    )

@@ -1,0 +1,212 @@
+"""Aggregation over seeds, ranking and the machine-readable results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion
+
+from harness import HarnessError, PredictionSet
+from harness.leaderboard import build_leaderboard
+from harness.leaderboard.aggregate import summarise
+from harness.metrics import lower_is_better
+from harness.store import atomic_write_json, load_run, write_predictions
+
+CLASSES = ("normal", "defect")
+
+
+def _predictions(rng: np.random.Generator, n: int, skill: float) -> PredictionSet:
+    labels = rng.integers(0, 2, size=n)
+    logits = skill * (2 * labels - 1) + rng.normal(size=n)
+    p1 = 1.0 / (1.0 + np.exp(-logits))
+    ids = tuple(f"s{i}" for i in range(n))
+    return PredictionSet(CLASSES, ids, labels, np.stack([1 - p1, p1], axis=1))
+
+
+def _write_cell(
+    root: Path,
+    cell_id: str,
+    *,
+    row: str,
+    seed: int,
+    metrics: dict | None,
+    status: str = "done",
+    reason: str = "",
+    pred: PredictionSet | None = None,
+) -> None:
+    d = root / cell_id
+    atomic_write_json(
+        d / "config.json",
+        {"classes": list(CLASSES), "row": row, "seed": seed, "model": {"plugin": "toy", "width": row}},
+    )
+    if metrics is not None:
+        atomic_write_json(d / "metrics.json", metrics)
+    if pred is not None:
+        write_predictions(d, "test", pred)
+    atomic_write_json(d / "status.json", {"status": status, "reason": reason, "traceback": ""})
+
+
+# row -> per-seed metrics; chosen so that the three rows rank c, a, b by test.f1_macro
+ROWS = {
+    "a": [
+        {"test.f1_macro": 0.70, "val.loss": 0.50, "test.f1_normal": 0.6, "train_seconds": 10.0},
+        {"test.f1_macro": 0.80, "val.loss": 0.40, "test.f1_normal": 0.7, "train_seconds": 12.0},
+        {"test.f1_macro": 0.78, "val.loss": 0.45, "test.f1_normal": 0.9, "train_seconds": 11.0},
+    ],
+    "b": [
+        {"test.f1_macro": 0.60, "val.loss": 0.30, "test.f1_normal": 0.5, "train_seconds": 20.0},
+        {"test.f1_macro": 0.64, "val.loss": 0.35, "test.f1_normal": 0.5, "train_seconds": 22.0},
+    ],
+    "c": [{"test.f1_macro": 0.91, "val.loss": 0.60, "test.f1_normal": 0.8, "train_seconds": 5.0}],
+}
+
+
+@pytest.fixture()
+def run_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "toy"
+    rng = np.random.default_rng(0)
+    for row, seeds in ROWS.items():
+        for seed, metrics in enumerate(seeds):
+            extra = {"best_epoch": 3, "converged": True, "note": "text is ignored"}
+            _write_cell(
+                root,
+                f"{row}-s{seed}",
+                row=row,
+                seed=seed,
+                metrics={**metrics, **extra},
+                pred=_predictions(rng, 25, 1.0 + seed),
+            )
+    _write_cell(root, "b-s9", row="b", seed=9, metrics=None, status="failed", reason="out of memory")
+    (root / "c-s1").mkdir()  # interrupted: no status.json
+    atomic_write_json(root / "c-s1" / "config.json", {"classes": list(CLASSES), "row": "c", "seed": 1})
+    return root
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
+
+
+def test_rows_are_ranked_by_mean_with_sample_std(run_dir: Path) -> None:
+    lb = summarise(load_run(run_dir), rank_by="test.f1_macro", title="t")
+    assert list(lb.rows["row"]) == ["c", "a", "b"]
+    assert list(lb.rows["rank"]) == [1, 2, 3]
+    assert list(lb.rows["n_seeds"]) == [1, 3, 2]
+    for _, line in lb.rows.iterrows():
+        for metric in ("test.f1_macro", "val.loss", "test.f1_normal", "train_seconds"):
+            mean, std = _mean_std([m[metric] for m in ROWS[line["row"]]])
+            assert line[f"{metric}_mean"] == pytest.approx(mean, abs=1e-12)
+            if math.isnan(std):
+                assert math.isnan(line[f"{metric}_std"])
+            else:
+                assert line[f"{metric}_std"] == pytest.approx(std, abs=1e-12)
+    assert "converged_mean" not in lb.rows.columns and "note_mean" not in lb.rows.columns
+    assert lb.rows["best_epoch_mean"].tolist() == [3.0, 3.0, 3.0]
+    assert lb.metrics[0] == "test.f1_macro"
+    assert lb.shown == ("test.f1_macro", "train_seconds")
+    assert lb.failed == ({"cell": "b-s9", "reason": "out of memory"},)
+    assert lb.incomplete == ("c-s1",)
+    assert lb.details["a"].cells == ("a-s0", "a-s1", "a-s2")
+    assert lb.details["a"].model == "toy (width=a)"
+
+
+def test_loss_and_timings_rank_ascending(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    by_loss = summarise(run, rank_by="val.loss", title="t")
+    assert list(by_loss.rows["row"]) == ["b", "a", "c"]  # means 0.325, 0.45, 0.60
+    by_time = summarise(run, rank_by="train_seconds", title="t")
+    assert list(by_time.rows["row"]) == ["c", "a", "b"]  # means 5, 11, 21
+
+
+@pytest.mark.parametrize(
+    ("name", "lower"),
+    [
+        ("val.loss", True),
+        ("train.loss", True),
+        ("test.ece", True),
+        ("test.brier_score", True),
+        ("train_seconds", True),
+        ("test.f1_macro", False),
+        ("test.precision_defect", False),
+        ("test.f1_piece", False),
+        ("test.auroc", False),
+    ],
+)
+def test_lower_is_better(name: str, lower: bool) -> None:
+    assert lower_is_better(name) is lower
+
+
+def test_equal_means_share_a_rank_and_sort_by_name(tmp_path: Path) -> None:
+    root = tmp_path / "ties"
+    for cell, row, value in [("z-0", "zeta", 0.5), ("a-0", "alpha", 0.5), ("m-0", "mid", 0.9)]:
+        _write_cell(root, cell, row=row, seed=0, metrics={"test.f1_macro": value})
+    lb = summarise(load_run(root), rank_by="test.f1_macro", title="t")
+    assert list(lb.rows["row"]) == ["mid", "alpha", "zeta"]
+    assert list(lb.rows["rank"]) == [1, 2, 2]
+
+
+def test_unknown_rank_by_names_close_metrics(run_dir: Path) -> None:
+    with pytest.raises(HarnessError, match="Did you mean 'test.f1_macro'"):
+        summarise(load_run(run_dir), rank_by="test.f1_macr", title="t")
+
+
+def test_confusion_matrix_is_summed_over_seeds(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    lb = summarise(run, rank_by="test.f1_macro", title="t")
+    expected = np.zeros((2, 2), dtype=np.int64)
+    for cell in ("a-s0", "a-s1", "a-s2"):
+        frame = run.predictions(cell, "test")
+        predicted = (frame["prob_defect"] > frame["prob_normal"]).astype(int)
+        expected += sk_confusion(frame["label"], predicted, labels=[0, 1])
+    np.testing.assert_array_equal(lb.details["a"].confusion, expected)
+    assert expected.sum() == 75
+    per_class = lb.details["a"].per_class
+    assert per_class.loc["normal", "f1"] == pytest.approx((0.6 + 0.7 + 0.9) / 3)
+    assert math.isnan(per_class.loc["defect", "f1"])  # not recorded in metrics.json
+
+
+def test_results_json_and_csv(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "board"
+    build_leaderboard(load_run(run_dir), out, rank_by="test.f1_macro", title="Toy")
+    data = json.loads((out / "results.json").read_text())
+    assert data["experiment"] == "toy" and data["rank_by"] == "test.f1_macro"
+    assert [r["row"] for r in data["rows"]] == ["c", "a", "b"]
+    assert [r["rank"] for r in data["rows"]] == [1, 2, 3]
+    assert [r["n_seeds"] for r in data["rows"]] == [1, 3, 2]
+    assert data["rows"][1]["cells"] == ["a-s0", "a-s1", "a-s2"]
+    mean, std = _mean_std([0.70, 0.80, 0.78])
+    assert data["rows"][1]["metrics"]["test.f1_macro"]["mean"] == pytest.approx(mean, abs=1e-12)
+    assert data["rows"][1]["metrics"]["test.f1_macro"]["std"] == pytest.approx(std, abs=1e-12)
+    assert data["rows"][0]["metrics"]["test.f1_macro"]["std"] is None  # one seed
+    assert data["failed"] == [{"cell": "b-s9", "reason": "out of memory"}]
+
+    with open(out / "results.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        lines = list(reader)
+    assert reader.fieldnames[:5] == ["rank", "row", "n_seeds", "test.f1_macro_mean", "test.f1_macro_std"]
+    assert set(reader.fieldnames) >= {"val.loss_mean", "val.loss_std", "train_seconds_mean", "best_epoch_std"}
+    assert [(line["rank"], line["row"], line["n_seeds"]) for line in lines] == [
+        ("1", "c", "1"),
+        ("2", "a", "3"),
+        ("3", "b", "2"),
+    ]
+    mean, std = _mean_std([0.30, 0.35])
+    assert float(lines[2]["val.loss_mean"]) == pytest.approx(mean, abs=1e-15)
+    assert float(lines[2]["val.loss_std"]) == pytest.approx(std, abs=1e-15)
+    assert lines[0]["val.loss_std"] == ""
+
+
+def test_run_without_finished_cells(tmp_path: Path) -> None:
+    root = tmp_path / "broken"
+    _write_cell(root, "x-s0", row="x", seed=0, metrics=None, status="failed", reason="bad option")
+    out = tmp_path / "board"
+    lb = build_leaderboard(load_run(root), out, rank_by="test.f1_macro", title="Nothing yet")
+    assert lb.rows.empty
+    data = json.loads((out / "results.json").read_text())
+    assert data["rows"] == [] and data["failed"] == [{"cell": "x-s0", "reason": "bad option"}]
+    assert (out / "results.csv").read_text().splitlines()[0] == "rank,row,n_seeds"

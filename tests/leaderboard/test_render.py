@@ -1,0 +1,189 @@
+"""The HTML page, its figures and the terminal table."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pluggy
+import pytest
+from matplotlib.image import imread
+
+from harness import PredictionSet, hookimpl, hookspecs
+from harness.leaderboard import build_leaderboard, terminal_table
+from harness.leaderboard.figures import select_metric
+from harness.leaderboard.plots import curves_plot, overlay_plot
+from harness.store import atomic_save_npz, atomic_write_json, load_run, write_predictions
+
+CLASSES = ("ok", "scratch", "dent")
+EVIL = "<script>alert(1)</script>"
+# row -> per-seed test.f1_macro; ranking: evil row, plain, small
+ROWS = {"plain": [0.7, 0.8], f"net/{EVIL}": [0.9, 0.92], "small": [0.5]}
+N = 18
+
+
+def _pred(rng: np.random.Generator) -> PredictionSet:
+    labels = np.arange(N) % 3
+    proba = rng.dirichlet(np.ones(3), size=N)
+    return PredictionSet(CLASSES, tuple(f"img{i}" for i in range(N)), labels, proba)
+
+
+def _cell(root: Path, cell_id: str, row: str, seed: int, f1: float, rng: np.random.Generator) -> PredictionSet:
+    d = root / cell_id
+    atomic_write_json(
+        d / "config.json",
+        {
+            "classes": list(CLASSES),
+            "row": row,
+            "seed": seed,
+            "model": {"plugin": "toy", "depth": 2},
+            "select_by": "val.f1_macro",
+        },
+    )
+    metrics = {"test.f1_macro": f1, "test.accuracy": f1 - 0.01, "train_seconds": 3.0}
+    for k, name in enumerate(CLASSES):
+        metrics |= {
+            f"test.precision_{name}": 0.1 * (k + 1) + seed / 100,
+            f"test.recall_{name}": 0.2,
+            f"test.f1_{name}": 0.3,
+            f"test.support_{name}": 6,
+        }
+    atomic_write_json(d / "metrics.json", metrics)
+    atomic_write_json(
+        d / "history.json",
+        [{"epoch": e, "train.loss": 1.0 / e, "val.loss": 1.1 / e, "val.f1_macro": 0.2 * e} for e in (1, 2, 3)],
+    )
+    pred = _pred(rng)
+    write_predictions(d, "test", pred)
+    atomic_write_json(d / "status.json", {"status": "done", "reason": "", "traceback": ""})
+    return pred
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("runs") / "demo"
+    rng = np.random.default_rng(1)
+    for r, (row, values) in enumerate(ROWS.items()):
+        for seed, f1 in enumerate(values):
+            _cell(root, f"r{r}-s{seed}", row, seed, f1, rng)
+    # maps for the plain row's first seed: 12 samples with maps, 7 thumbnails
+    atomic_save_npz(
+        root / "r0-s0" / "maps_test.npz",
+        sample_ids=np.array([f"img{i}" for i in range(N)]),
+        map_cam=rng.random((N, 4, 4)).astype(np.float16),
+        map_attention=rng.random((N, 4, 4)).astype(np.float16),
+        masks=(rng.random((N, 4, 4)) > 0.5).astype(np.uint8),
+    )
+    atomic_save_npz(
+        root / "r0-s0" / "thumbs_test.npz",
+        sample_ids=np.array([f"img{i}" for i in range(7)]),
+        images=rng.integers(0, 256, (7, 8, 8, 3), dtype=np.uint8),
+    )
+    atomic_write_json(
+        root / "bad-s0" / "status.json",
+        {"status": "failed", "reason": "shape mismatch <1x3> & more", "traceback": "..."},
+    )
+    atomic_write_json(
+        root / "run.json",
+        {"harness_version": "0.1.0", "git_commit": "deadbeef", "device": "cpu", "started": "2025-01-02T03:04:05"},
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(run_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("board")
+    lb = build_leaderboard(load_run(run_dir), out, rank_by="test.f1_macro", title="Demo & co", description="three rows")
+    return lb, (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_page_lists_rows_failures_and_per_class_numbers(built) -> None:
+    lb, html = built
+    assert list(lb.rows["row"]) == [f"net/{EVIL}", "plain", "small"]
+    for row in ("plain", "small", "net/&lt;script&gt;alert(1)&lt;/script&gt;"):
+        assert row in html
+    assert "shape mismatch &lt;1x3&gt; &amp; more" in html
+    assert "<title>Demo &amp; co</title>" in html and "three rows" in html
+    # per-class precision of "scratch" in the plain row: mean of 0.20 and 0.21
+    assert re.search(r"<td class=\"name\">scratch</td><td>0\.2050</td><td>0\.2000</td><td>0\.3000</td><td>6</td>", html)
+    assert "0.7500 ± 0.0707" in html  # plain row: mean and sample std of 0.7, 0.8
+    assert "deadbeef" in html and "2025-01-02T03:04:05" in html
+
+
+def test_page_is_self_contained_and_escaped(built) -> None:
+    _, html = built
+    assert EVIL not in html and "<script" not in html
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", html)
+    assert "<link" not in html and "@import" not in html
+    # confusion + curves for each of 3 rows, one overlay grid
+    assert html.count('src="data:image/png;base64,') == 7
+    assert html.count("test maps of r0-s0 (seed 0)") == 2  # alt text and caption
+
+
+def test_output_is_deterministic(run_dir: Path, tmp_path: Path) -> None:
+    run = load_run(run_dir)
+    for name in ("one", "two"):
+        build_leaderboard(run, tmp_path / name, rank_by="test.f1_macro", title="Demo")
+    for file in ("index.html", "results.json", "results.csv"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "two" / file).read_bytes()
+
+
+def test_jinja_hook_receives_the_strict_autoescaping_environment(run_dir: Path, tmp_path: Path) -> None:
+    seen: list[jinja2.Environment] = []
+
+    class Recorder:
+        @hookimpl
+        def harness_prepare_jinja2_environment(self, env: jinja2.Environment) -> None:
+            seen.append(env)
+
+    pm = pluggy.PluginManager("harness")
+    pm.add_hookspecs(hookspecs)
+    pm.register(Recorder())
+    hook = pm.hook.harness_prepare_jinja2_environment
+    build_leaderboard(load_run(run_dir), tmp_path / "b", rank_by="test.f1_macro", title="t", jinja_hook=hook)
+    assert len(seen) == 1
+    assert seen[0].autoescape is True and seen[0].undefined is jinja2.StrictUndefined
+
+
+def test_terminal_table_lists_rows_in_rank_order(built) -> None:
+    lb, _ = built
+    text = terminal_table(lb)
+    positions = [text.index(row) for row in (f"net/{EVIL}", "plain", "small")]
+    assert positions == sorted(positions)
+    assert "0.7500 ± 0.0707" in text and "0.9100 ± 0.0141" in text
+    small_line = next(line for line in text.splitlines() if "small" in line)
+    assert "0.5000" in small_line and "±" not in small_line  # one seed: no spread
+    assert "failed bad-s0: shape mismatch <1x3> & more" in text
+
+
+def _png_shape(uri: str) -> tuple[int, ...]:
+    prefix = "data:image/png;base64,"
+    assert uri.startswith(prefix)
+    return imread(io.BytesIO(base64.b64decode(uri[len(prefix) :])), format="png").shape
+
+
+def test_overlay_grid_has_a_line_per_sample_and_a_column_per_map() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (3, 8, 8, 1), dtype=np.uint8)
+    maps = {"cam": rng.random((3, 4, 4)), "flat": np.ones((3, 4, 4))}
+    masks = np.zeros((3, 4, 4), dtype=np.uint8)
+    with_mask = _png_shape(overlay_plot(images, ["a", "b", "c"], maps, masks))
+    without = _png_shape(overlay_plot(images[:2], ["a", "b"], maps, None))
+    # 1.05 inch per cell at 72 dpi (matplotlib truncates to whole pixels): columns image + 2 maps (+ mask), lines per sample + title band
+    assert with_mask[:2] == (int((1.05 * 3 + 0.2) * 72), int(1.05 * 4 * 72))
+    assert without[:2] == (int((1.05 * 2 + 0.2) * 72), int(1.05 * 3 * 72))
+
+
+def test_curves_follow_the_selection_metric() -> None:
+    history = [{"epoch": 1, "train.loss": 0.9, "val.f1_macro": 0.5, "val.recall_defect": 0.4}]
+    assert select_metric({}, "test.f1_macro", history) == "val.f1_macro"
+    assert select_metric({}, "test.f1_macro", history, "val.recall_defect") == "val.recall_defect"
+    assert select_metric({"experiment": {"select_by": "val.x"}}, "test.f1_macro", history) == "val.x"
+    assert select_metric({}, "test.auroc", history) is None
+    assert curves_plot([("seed 0", [])], None) is None
+    assert _png_shape(curves_plot([("seed 0", history)], "val.f1_macro"))[:2] == (int(2.2 * 72), int(6.0 * 72))
+    assert _png_shape(curves_plot([("seed 0", history)], None))[:2] == (int(2.2 * 72), int(3.0 * 72))
