@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from harness.data import Dataset, Split
     from harness.model import Batch
     from harness.predictions import PredictionSet
-    from harness.store import Run
     from harness.schedule import Schedule
+    from harness.store import Run
 
 _LAZY = {
     "Dataset": "harness.data",

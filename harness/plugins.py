@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness_train",
     "harness_metrics",
     "harness_cats",
+    "harness_gain",
 )
 """Built-in plugin modules, registered exactly like third-party ones."""
 

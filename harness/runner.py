@@ -8,9 +8,10 @@ import platform
 import subprocess
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness import __version__
 from harness.config import Experiment
@@ -18,6 +19,7 @@ from harness.data import Dataset
 from harness.errors import HarnessError
 from harness.matrix import Cell, CellSpec, make_cell, row_label
 from harness.plugins import Plugins
+from harness.store import RESUME as RESUME_FILE
 from harness.store import STATUS, atomic_write_json, load_run, read_cell, reset_cell_dir
 
 
@@ -104,15 +106,13 @@ def _run_metadata(experiment: Experiment, started: str) -> dict[str, Any]:
 def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, fresh: bool = False,
                    show_progress: bool = True, echo: Callable[[str], None] = print) -> tuple[Plan, Path]:
     """Run every cell that is not done yet; returns the plan and the experiment's run folder."""
-    from harness.train.cell import run_cell
-
     root = Path(runs_dir) / experiment.name
     the_plan = plan(experiment, plugins)
     states = {c.id: read_cell(root / c.id).status for c in the_plan.cells}
     todo = [c for c in the_plan.cells if fresh or states[c.id] != "done"]
     echo(f"experiment {experiment.name}: {len(the_plan.cells)} cells, {len(the_plan.cells) - len(todo)} done, "
          f"{len(todo)} to run -> {root}")
-    meta = _run_metadata(experiment, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    meta = _run_metadata(experiment, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     root.mkdir(parents=True, exist_ok=True)
     total = len(the_plan.cells)
     for n, cell in enumerate(the_plan.cells, start=1):
@@ -124,7 +124,7 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
             echo(f"{prefix}: failed before, running again")
         data = the_plan.datasets[the_plan.dataset_of[cell.id]]
         _run_one(cell, data, plugins, root / cell.id, experiment.select_by, show_progress, prefix, echo)
-    meta["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     meta["device"] = experiment.train.get("device", "cpu")
     atomic_write_json(root / "run.json", meta)
     return the_plan, root
@@ -134,8 +134,14 @@ def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_di
              show_progress: bool, prefix: str, echo: Callable[[str], None]) -> None:
     from harness.train.cell import run_cell
 
-    reset_cell_dir(cell_dir)
-    cell_dir.mkdir(parents=True)
+    if "tune" in cell.config:  # other workers may share this folder: never delete it under them
+        (cell_dir / STATUS).unlink(missing_ok=True)
+        cell_dir.mkdir(parents=True, exist_ok=True)
+    elif (cell_dir / RESUME_FILE).exists() and not (cell_dir / STATUS).exists():
+        echo(f"{prefix}: interrupted before, continuing from its last finished epoch")
+    else:
+        reset_cell_dir(cell_dir)
+        cell_dir.mkdir(parents=True)
     config = {**cell.config, "id": cell.id, "key": cell.key, "row": cell.row, "row_key": cell.row_key,
               "plugins": plugins.versions()}
     started = time.perf_counter()
@@ -153,8 +159,15 @@ def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_di
             echo(f"{prefix}: epoch {epoch}/{cell.config['train']['epochs']}  {shown}  ({logs['seconds']:.1f}s)")
             plugins.hook.harness_epoch_end(cell=cell, epoch=epoch, logs=logs)
 
-        metrics = run_cell(cell, data, plugins.registries, cell_dir, select_by=select_by, on_epoch=on_epoch,
-                           show_progress=show_progress)
+        if "tune" in cell.config:
+            from harness.tune.run import run_tuned_cell
+
+            metrics = run_tuned_cell(cell, data, plugins.registries, cell_dir, cell_dir.parent,
+                                     experiment=cell_dir.parent.name, select_by=select_by, echo=echo,
+                                     run_cell=run_cell, show_progress=show_progress)
+        else:
+            metrics = run_cell(cell, data, plugins.registries, cell_dir, select_by=select_by, on_epoch=on_epoch,
+                               show_progress=show_progress)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded and the matrix goes on

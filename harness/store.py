@@ -30,6 +30,7 @@ from harness.errors import HarnessError
 from harness.predictions import PredictionSet
 
 STATUS = "status.json"
+RESUME = "resume.pt"  # training state after the last finished epoch, until the cell is done
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -13,7 +13,8 @@ checks themselves and can be called directly.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,7 @@ def check_loss(plugins: Plugins, name: str, options: dict[str, Any] | None = Non
     worse.backward()
     assert worse.dim() == 0 and torch.isfinite(worse), f"{name}: loss {worse}"
     assert bad.grad is not None and bad.grad.abs().sum() > 0, f"{name}: no gradient"
-    assert float(loss_fn(good, labels)) < float(worse), f"{name}: confident correct logits do not lower the loss"
+    assert loss_fn(good, labels).item() < worse.item(), f"{name}: confident correct logits do not lower the loss"
 
 
 def check_scheduler(plugins: Plugins, name: str, options: dict[str, Any] | None = None) -> None:

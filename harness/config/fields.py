@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from harness.config.problems import Problems
 
@@ -122,6 +123,9 @@ TRAIN = {
     "device": Field("str", "cpu", lambda v: v in ("cpu", "auto", "cuda", "mps") or v.startswith("cuda:"),
                     'must be "cpu", "auto", "cuda", "cuda:N" or "mps"'),
     "map_size": Field("int", 32, lambda v: 4 <= v <= 512, "must be between 4 and 512"),
+    "precision": Field("str", "fp32", lambda v: v in ("fp32", "bf16", "fp16"), 'must be "fp32", "bf16" or "fp16"'),
+    "channels_last": Field("bool", False),
+    "freeze_backbone_epochs": Field("int", 0, lambda v: v >= 0, "must be >= 0"),
 }
 
 EARLY_STOPPING = {
@@ -144,4 +148,29 @@ TTA = {
     "search": Field("bool", False),
     "splits": Field("any", ["val", "test"], lambda v: isinstance(v, list) and set(v) <= {"val", "test"} and bool(v),
                     'must be a list of "val" and/or "test"'),
+}
+
+SAMPLERS = ("tpe", "random", "grid", "cmaes")
+PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "none")
+
+TUNE = {
+    "n_trials": Field("int", 10, lambda v: v >= 1, "must be >= 1"),
+    "timeout": Field("float", None, lambda v: v > 0, "must be > 0 seconds"),
+    "metric": Field("str", None, _metric_name(("val.",)), 'must look like "val.<metric>"'),
+    "direction": Field("str", None, lambda v: v in ("maximize", "minimize"), 'must be "maximize" or "minimize"'),
+    "sampler": Field("str", "tpe", lambda v: v in SAMPLERS, f"must be one of {', '.join(SAMPLERS)}"),
+    "pruner": Field("component", "median", lambda v: (v if isinstance(v, str) else v["name"]) in PRUNERS,
+                    f"must name one of {', '.join(PRUNERS)}"),
+    "space": Field("table", None),
+    "storage": Field("str", None),
+    "refit": Field("bool", False),
+}
+
+PRUNER_OPTIONS = {
+    "name": Field("str"),
+    "n_startup_trials": Field("int", None, lambda v: v >= 0, "must be >= 0"),
+    "n_warmup_steps": Field("int", None, lambda v: v >= 0, "must be >= 0"),
+    "percentile": Field("float", None, lambda v: 0 < v < 100, "must be between 0 and 100"),
+    "min_resource": Field("int", None, lambda v: v >= 1, "must be >= 1"),
+    "reduction_factor": Field("int", None, lambda v: v >= 2, "must be >= 2"),
 }

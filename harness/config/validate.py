@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from harness.matrix import SECTIONS, CellSpec, expand
 if TYPE_CHECKING:
     from harness.plugins import Plugins
 
-TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "ensemble", "tta")
+TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "tune", "ensemble", "tta")
 COMPONENTS = {"optimizer": "optimizers", "scheduler": "schedulers", "loss": "losses"}
 
 
@@ -61,8 +62,10 @@ def load_experiment(path: str | Path, plugins: Plugins) -> Experiment:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None) or 1
-        raise ConfigError([f"{path}:{line}: {exc.msg if hasattr(exc, 'msg') else exc}"]) from None
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(found.group(1)) if found else 1
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError([f"{path}:{line}: invalid TOML: {message}"]) from None
     experiment = _check(data, problems, plugins)
     problems.raise_if_any()
     assert experiment is not None  # no problems means every part was built
@@ -79,16 +82,23 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
     dataset = _check_dataset(problems, data.get("dataset", {"plugin": "synthetic-defects"}), plugins)
     train = _check_train(problems, "train", data.get("train", {}), plugins, partial=False)
     blocks, include, exclude = _check_matrix(problems, data.get("matrix"), plugins)
+    tune = _check_tune(problems, "tune", data["tune"]) if "tune" in data else None
+    for block, source in blocks.get("model", []):
+        if "tune" in block:
+            _check_tune(problems, f"{source}.tune", block["tune"], partial=True)
     ensembles = _check_ensembles(problems, data.get("ensemble", []), plugins)
     tta = _check_tta(problems, data["tta"], plugins) if "tta" in data else None
-    if problems.items:
+    if "model" not in blocks:
         return None
-    seeds = list(dict.fromkeys(meta["seeds"]))
+    seeds = list(dict.fromkeys(meta.get("seeds", [0])))
     cells = expand({"dataset": dataset, "train": train}, blocks, seeds, include, exclude)
     for cell in cells:
+        _attach_tune(cell, tune, meta.get("select_by", "val.f1_macro"))
         _check_cell(problems, cell, plugins)
     if not cells:
         problems.add("matrix", "the matrix has no cells left (every cell excluded?)")
+    if problems.items:
+        return None
     return {
         "name": meta["name"] if "name" in meta else "",
         "description": meta["description"],
@@ -101,6 +111,35 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
         "ensembles": tuple(ensembles),
         "tta": tta,
     }
+
+
+def _check_tune(problems: Problems, path: str, data: Any, *, partial: bool = False) -> dict[str, Any]:
+    from harness.tune.space import flatten_space, parse_param
+
+    tune = F.check_section(problems, path, data, F.TUNE, partial=partial)
+    if isinstance(tune.get("pruner"), dict):
+        F.check_section(problems, f"{path}.pruner", tune["pruner"], F.PRUNER_OPTIONS, partial=True)
+    for key, spec in flatten_space(tune.get("space") or {}).items():
+        param, found = parse_param(key, spec)
+        for option, message in found:
+            problems.add(f"{path}.space.{key}" + (f".{option}" if option else ""), message)
+        if param and tune.get("sampler") == "grid" and param.choices is None and param.step is None:
+            problems.add(f"{path}.space.{key}", 'the grid sampler needs choices, or low/high with a step')
+    if not partial and not (tune.get("space") or {}):
+        problems.add(f"{path}.space", "is required: what to tune, e.g. space.lr = { low = 1e-4, high = 1e-2, log = true }")
+    return tune
+
+
+def _attach_tune(cell: CellSpec, tune: dict[str, Any] | None, select_by: str) -> None:
+    """Move a model block's ``tune`` override next to the experiment's ``[tune]``."""
+    override = cell.config["model"].pop("tune", None)
+    if tune is None and override is None:
+        return
+    merged = {**(tune or {"n_trials": 10, "sampler": "tpe", "pruner": "median", "refit": False}), **(override or {})}
+    merged.setdefault("metric", select_by)
+    if merged.get("metric") is None:
+        merged["metric"] = select_by
+    cell.config["tune"] = merged
 
 
 def _check_ensembles(problems: Problems, data: Any, plugins: Plugins) -> list[dict[str, Any]]:
@@ -136,7 +175,7 @@ def _check_tta(problems: Problems, data: Any, plugins: Plugins) -> dict[str, Any
     registry = plugins.registry("tta")
     for key in ("views", "merge"):
         names = tta.get(key, [])
-        for i, name in enumerate([names] if isinstance(names, str) else names):
+        for name in [names] if isinstance(names, str) else names:
             if name not in registry:
                 problems.add(f"tta.{key}", registry.unknown_message(name))
     return tta

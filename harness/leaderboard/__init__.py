@@ -1,9 +1,13 @@
 """Leaderboards: rank a stored run's model configurations and publish them.
 
 ``build_leaderboard(run, out_dir, rank_by=..., title=...)`` writes ``index.html`` (one
-self-contained page: inline CSS, embedded PNG figures, no external requests),
-``results.json`` and ``results.csv``; ``terminal_table(leaderboard)`` gives the same
-ranking as text. pandas, matplotlib and jinja2 load only when a leaderboard is built.
+self-contained page: inline CSS and a small inline script that sorts the tables,
+embedded PNG figures, no external requests), ``results.json``, ``results.csv`` and
+``wrong/<row>_<split>.csv``; ``terminal_table(leaderboard)`` gives the same ranking as
+text. Every metric that the stored predictions determine comes with a bootstrap
+interval, rows are tested against the top row, and rows on the latency/quality Pareto
+front are marked (:mod:`harness.leaderboard.statistics`). pandas, matplotlib and jinja2
+load only when a leaderboard is built.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ def build_leaderboard(
     description: str = "",
     jinja_hook: Callable[..., Any] | None = None,
     select_by: str | None = None,
+    n_resamples: int = 1000,
+    bootstrap_seed: int = 0,
 ) -> Leaderboard:
     """Aggregate ``run`` over seeds, rank it and write the leaderboard files.
 
@@ -46,6 +52,8 @@ def build_leaderboard(
         select_by: the checkpoint-selection metric to draw in the training curves;
             by default the validation twin of ``rank_by`` (``val.f1_macro`` for
             ``test.f1_macro``) when the histories hold it.
+        n_resamples: bootstrap resamples of the intervals and paired tests.
+        bootstrap_seed: seed of the resampling (the same inputs give the same page).
 
     Returns:
         The leaderboard, with ``out_dir`` set.
@@ -55,17 +63,35 @@ def build_leaderboard(
     """
     from harness.leaderboard.aggregate import summarise
     from harness.leaderboard.export import results_csv, results_dict
-    from harness.leaderboard.figures import all_figures
+    from harness.leaderboard.figures import all_figures, pareto_figure
     from harness.leaderboard.render import render_html
+    from harness.leaderboard.samples import PredictionStore
+    from harness.leaderboard.statistics import add_statistics
+    from harness.leaderboard.wrong import gallery, thumbnails, write_wrong_files
     from harness.store import atomic_write_json, atomic_write_text
 
     out_dir = Path(out_dir)
-    leaderboard = summarise(run, rank_by=rank_by, title=title, description=description)
-    html = render_html(leaderboard, all_figures(run, leaderboard, select_by), jinja_hook)
+    store = PredictionStore(run)
+    leaderboard = summarise(run, rank_by=rank_by, title=title, description=description, store=store)
+    leaderboard = add_statistics(leaderboard, run, store, n_resamples=n_resamples, seed=bootstrap_seed)
+    wrong_files, wrong_tables = write_wrong_files(leaderboard, run, store, out_dir)
+    leaderboard = dataclasses.replace(leaderboard, wrong_files=wrong_files, out_dir=out_dir)
+    galleries = {
+        row: gallery(wrong_tables.get(row), thumbnails([run.cells[c] for c in detail.cells]))
+        for row, detail in leaderboard.details.items()
+    }
+    board_figures = [f for f in (pareto_figure(leaderboard),) if f is not None]
+    html = render_html(
+        leaderboard,
+        all_figures(run, leaderboard, select_by, store),
+        jinja_hook,
+        galleries=galleries,
+        board_figures=board_figures,
+    )
     atomic_write_text(out_dir / "results.csv", results_csv(leaderboard))
     atomic_write_json(out_dir / "results.json", results_dict(leaderboard))
     atomic_write_text(out_dir / "index.html", html)  # last: the page presents the files above
-    return dataclasses.replace(leaderboard, out_dir=out_dir)
+    return leaderboard
 
 
 def terminal_table(leaderboard: Leaderboard) -> str:

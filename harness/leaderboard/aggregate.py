@@ -1,9 +1,10 @@
 """From a stored run to ranked rows: pandas does the grouping, statistics and ranking.
 
 A row is one model configuration (``config["row"]``); its finished cells differ only by
-seed. Every numeric value of ``metrics.json`` is averaged over the row's cells (mean of
-the cells that recorded it) with its sample standard deviation (``ddof=1``, so NaN with
-a single seed).
+seed. Every numeric value of ``metrics.json``, and the calibration metrics computed from
+the stored predictions (``<split>.ece``, ``<split>.brier``, ``<split>.brier_positive_class``),
+is averaged over the row's cells (mean of the cells that recorded it) with its sample
+standard deviation (``ddof=1``, so NaN with a single seed).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.leaderboard.board import Leaderboard, RowDetail
+from harness.leaderboard.samples import PredictionStore
 from harness.metrics import confusion_matrix, lower_is_better
 from harness.store import CellRecord, Run
 
@@ -31,6 +33,8 @@ LOCALISATION = (
     "test.loc_pixel_acc",
 )
 PER_CLASS = ("precision", "recall", "f1", "support")
+CALIBRATION = ("test.ece", "test.brier", "test.brier_positive_class")
+EFFICIENCY = ("params", "gmacs", "test.latency_ms", "test.images_per_second", "train_seconds", "test.infer_seconds")
 
 
 def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
@@ -44,9 +48,15 @@ def _seed_key(cell: CellRecord) -> tuple[float, str, str]:
     return (number, str(seed), cell.id)
 
 
-def cell_frame(cells: list[CellRecord]) -> pd.DataFrame:
-    """One line per finished cell: ``row``, ``cell``, then its numeric metrics."""
-    records = [{"row": c.row, "cell": c.id, **_numeric(c.metrics)} for c in cells]
+def cell_frame(cells: list[CellRecord], store: PredictionStore | None = None) -> pd.DataFrame:
+    """One line per finished cell: ``row``, ``cell``, then its numeric metrics.
+
+    With a ``store``, the calibration metrics of the cell's stored predictions join the
+    metrics of ``metrics.json`` (which win if both hold a name).
+    """
+    records = [
+        {"row": c.row, "cell": c.id, **(store.calibration(c) if store else {}), **_numeric(c.metrics)} for c in cells
+    ]
     if not records:
         return pd.DataFrame(columns=["row", "cell"])
     return pd.DataFrame.from_records(records)
@@ -91,15 +101,31 @@ def _check_rank_by(rank_by: str, metrics: list[str]) -> None:
     raise HarnessError(f"rank_by {rank_by!r} is not a metric of this run.{hint} Available: {', '.join(metrics)}")
 
 
-def shown_metrics(metrics: tuple[str, ...], rank_by: str) -> tuple[str, ...]:
-    """The ranking table's metric columns: ``rank_by``, headline, localisation, timings."""
-    timings = sorted(m for m in metrics if m.endswith("seconds"))
-    wanted = [rank_by, *HEADLINE, *LOCALISATION, *timings]
+def _present(wanted: list[str], metrics: tuple[str, ...]) -> tuple[str, ...]:
     seen: list[str] = []
     for m in wanted:
         if m in metrics and m not in seen:
             seen.append(m)
     return tuple(seen)
+
+
+def shown_metrics(metrics: tuple[str, ...], rank_by: str) -> tuple[str, ...]:
+    """The ranking table's metric columns: ``rank_by``, headline and localisation metrics.
+
+    Costs and timings have their own table (:func:`efficiency_columns`), calibration too.
+    """
+    return _present([rank_by, *HEADLINE, *LOCALISATION], metrics)
+
+
+def efficiency_columns(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The efficiency table's columns: parameters, GMACs, latency, throughput, timings."""
+    timings = sorted(m for m in metrics if m.endswith("seconds"))
+    return _present([*EFFICIENCY, *timings], metrics)
+
+
+def calibration_columns(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The calibration table's columns."""
+    return _present(list(CALIBRATION), metrics)
 
 
 def describe_model(config: dict[str, Any]) -> str:
@@ -116,16 +142,14 @@ def _option_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
-def row_confusion(run: Run, cells: list[CellRecord]) -> np.ndarray | None:
+def row_confusion(store: PredictionStore, cells: list[CellRecord]) -> np.ndarray | None:
     """Test confusion matrix summed over the cells that stored test predictions."""
-    classes = cells[0].classes
     total: np.ndarray | None = None
     for cell in cells:
-        if not (cell.path / "predictions_test.csv").exists():
+        arrays = store.arrays(cell, "test")
+        if arrays is None:
             continue
-        frame = run.predictions(cell.id, "test")
-        proba = frame[[f"prob_{c}" for c in classes]].to_numpy(dtype=np.float64)
-        cm = confusion_matrix(frame["label"].to_numpy(), proba.argmax(axis=1), len(classes))
+        cm = confusion_matrix(arrays[1], arrays[2].argmax(axis=1), len(cells[0].classes))
         total = cm if total is None else total + cm
     return total
 
@@ -136,7 +160,7 @@ def per_class_table(line: pd.Series, classes: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.Index(list(classes), name="class"))
 
 
-def _details(run: Run, ranked: pd.DataFrame, by_row: dict[str, list[CellRecord]]) -> dict[str, RowDetail]:
+def _details(store: PredictionStore, ranked: pd.DataFrame, by_row: dict[str, list[CellRecord]]) -> dict[str, RowDetail]:
     details: dict[str, RowDetail] = {}
     for _, line in ranked.iterrows():
         cells = by_row[line["row"]]
@@ -148,22 +172,32 @@ def _details(run: Run, ranked: pd.DataFrame, by_row: dict[str, list[CellRecord]]
             seeds=tuple(c.config.get("seed") for c in cells),
             classes=first.classes,
             per_class=per_class_table(line, first.classes),
-            confusion=row_confusion(run, cells),
+            confusion=row_confusion(store, cells),
         )
     return details
 
 
-def summarise(run: Run, *, rank_by: str, title: str, description: str = "") -> Leaderboard:
+def summarise(
+    run: Run, *, rank_by: str, title: str, description: str = "", store: PredictionStore | None = None
+) -> Leaderboard:
     """Aggregate and rank a run's finished cells.
+
+    Args:
+        run: the stored run.
+        rank_by: the ranking metric.
+        title: page title.
+        description: a paragraph under the title.
+        store: where predictions are read from (one is made when None).
 
     Raises:
         HarnessError: some cells finished but none recorded ``rank_by``.
     """
+    store = store or PredictionStore(run)
     done = sorted(run.done(), key=_seed_key)
     by_row: dict[str, list[CellRecord]] = {}
     for cell in done:
         by_row.setdefault(cell.row, []).append(cell)
-    frame = cell_frame(done)
+    frame = cell_frame(done, store)
     names = [c for c in frame.columns if c not in ("row", "cell")]
     metrics = metric_order(names, rank_by)
     if done:
@@ -181,10 +215,13 @@ def summarise(run: Run, *, rank_by: str, title: str, description: str = "") -> L
         rows=rows,
         metrics=metrics,
         shown=shown_metrics(metrics, rank_by),
-        details=_details(run, rows, by_row),
+        efficiency=efficiency_columns(metrics),
+        calibration=calibration_columns(metrics),
+        details=_details(store, rows, by_row),
         failed=tuple({"cell": c.id, "reason": c.reason} for c in cells if c.status == "failed"),
         incomplete=tuple(c.id for c in cells if c.status not in ("done", "failed")),
         meta=dict(run.meta),
+        run_dir=run.path.resolve(),
     )
 
 

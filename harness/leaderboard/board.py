@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from harness.stats.bootstrap import Interval
+    from harness.stats.paired import PairedResult
+
 
 @dataclass(frozen=True)
 class RowDetail:
@@ -47,7 +50,9 @@ class Leaderboard:
         rank_by: the metric rows are ranked by.
         rows: one line per row in rank order: ``rank``, ``row``, ``model``, ``n_seeds``,
             then ``<metric>_mean`` and ``<metric>_std`` for every metric (std is NaN
-            with a single seed).
+            with a single seed); once statistics are added also ``<metric>_low`` and
+            ``<metric>_high`` (the bootstrap interval, NaN where there is none) and
+            ``pareto`` (on the cost/quality front).
         metrics: every aggregated metric name, ``rank_by`` first.
         shown: the metrics shown in the ranking table, ``rank_by`` first.
         details: row key to :class:`RowDetail`.
@@ -55,6 +60,19 @@ class Leaderboard:
         incomplete: ids of cells that never finished (no ``status.json``).
         meta: the run's ``run.json`` (empty if absent).
         out_dir: where the files were written, once written.
+        efficiency: the efficiency table's metrics (parameters, GMACs, latency, ...).
+        calibration: the calibration table's metrics (``test.ece``, ``test.brier``, ...).
+        run_dir: the run store folder the leaderboard was built from.
+        intervals: row key to metric name to its bootstrap :class:`Interval`.
+        paired: metric name to the paired tests of every other row against the top
+            row, row key to :class:`PairedResult`.
+        fingerprints: row key to split to the fingerprint of its stored predictions.
+        pareto_cost: the cost axis of the Pareto front (e.g. ``test.latency_ms``), or None.
+        pareto_value: the quality axis of the Pareto front, or None.
+        wrong_files: row key to split to the CSV of its wrong predictions, relative to
+            ``out_dir``.
+        notes: remarks on what could not be computed and why.
+        bootstrap: the settings used: ``resamples``, ``seed``, ``level``, ``alpha``.
     """
 
     experiment: str
@@ -69,3 +87,19 @@ class Leaderboard:
     incomplete: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+    efficiency: tuple[str, ...] = ()
+    calibration: tuple[str, ...] = ()
+    run_dir: Path | None = None
+    intervals: dict[str, dict[str, Interval]] = field(default_factory=dict)
+    paired: dict[str, dict[str, PairedResult]] = field(default_factory=dict)
+    fingerprints: dict[str, dict[str, str]] = field(default_factory=dict)
+    pareto_cost: str | None = None
+    pareto_value: str | None = None
+    wrong_files: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def top(self) -> str | None:
+        """The row ranked first, if any."""
+        return None if self.rows.empty else str(self.rows["row"].iloc[0])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 from harness.leaderboard.board import Leaderboard
+
+FORMAT = 2  # results.json layout version: 2 added intervals, paired tests and the run folder
 
 
 def _finite(value: Any) -> float | None:
@@ -14,38 +17,77 @@ def _finite(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _metric_entry(line: Any, m: str) -> dict[str, float | None]:
+    entry = {"mean": _finite(line[f"{m}_mean"]), "std": _finite(line[f"{m}_std"])}
+    if f"{m}_low" in line.index:
+        entry |= {"low": _finite(line[f"{m}_low"]), "high": _finite(line[f"{m}_high"])}
+    return entry
+
+
+def _paired_entries(leaderboard: Leaderboard, row: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for metric, results in leaderboard.paired.items():
+        if row in results:
+            found = dataclasses.asdict(results[row])
+            out[metric] = {
+                k: _finite(v) if isinstance(v, float) else v for k, v in found.items() if k not in ("row", "metric")
+            }
+    return out
+
+
 def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
-    """``{"experiment", "rank_by", "rows": [...], "failed": [...]}`` in rank order.
+    """Everything a reader or ``harness compare`` needs, rows in rank order.
+
+    Top level: ``format``, ``experiment``, ``rank_by``, ``run_dir`` (the absolute run
+    store folder, so per-sample predictions can be found again), ``bootstrap`` (the
+    settings of the intervals and tests), ``top`` (the first row), ``pareto`` (its axes),
+    ``rows``, ``failed`` and ``notes``.
 
     Each row holds ``rank``, ``row``, ``n_seeds``, ``metrics`` (name to ``{"mean",
-    "std"}``, null where undefined) and ``cells`` (its finished cell ids).
+    "std"}`` plus ``"low"``/``"high"`` for metrics with bootstrap intervals; null where
+    undefined), ``cells`` (its finished cell ids), ``fingerprints`` (split to the hash of
+    its sorted ``(sample_id, label)`` pairs), ``paired`` (metric to its test against the
+    top row), ``pareto`` and ``wrong`` (split to the CSV of its wrong predictions).
     """
     rows = []
     for _, line in leaderboard.rows.iterrows():
-        metrics = {
-            m: {"mean": _finite(line[f"{m}_mean"]), "std": _finite(line[f"{m}_std"])} for m in leaderboard.metrics
-        }
+        row = str(line["row"])
         rows.append(
             {
                 "rank": int(line["rank"]),
-                "row": str(line["row"]),
+                "row": row,
                 "n_seeds": int(line["n_seeds"]),
-                "metrics": metrics,
-                "cells": list(leaderboard.details[line["row"]].cells),
+                "metrics": {m: _metric_entry(line, m) for m in leaderboard.metrics},
+                "cells": list(leaderboard.details[row].cells),
+                "fingerprints": dict(leaderboard.fingerprints.get(row, {})),
+                "paired": _paired_entries(leaderboard, row),
+                "pareto": bool(line.get("pareto", False)),
+                "wrong": dict(leaderboard.wrong_files.get(row, {})),
             }
         )
     return {
+        "format": FORMAT,
         "experiment": leaderboard.experiment,
         "rank_by": leaderboard.rank_by,
+        "run_dir": str(leaderboard.run_dir) if leaderboard.run_dir else None,
+        "bootstrap": dict(leaderboard.bootstrap),
+        "top": leaderboard.top,
+        "pareto": {"cost": leaderboard.pareto_cost, "value": leaderboard.pareto_value},
         "rows": rows,
         "failed": [dict(f) for f in leaderboard.failed],
+        "notes": list(leaderboard.notes),
     }
 
 
 def results_csv(leaderboard: Leaderboard) -> str:
-    """One line per row: ``rank,row,n_seeds,<metric>_mean,<metric>_std,...``.
+    """One line per row: ``rank,row,n_seeds``, then per metric ``_mean,_std`` (and
+    ``_low,_high`` where it has bootstrap intervals), then ``pareto`` once computed.
 
-    Floats are written with full precision; an undefined std is an empty field.
+    Floats are written with full precision; an undefined value is an empty field.
     """
-    columns = ["rank", "row", "n_seeds"] + [f"{m}_{s}" for m in leaderboard.metrics for s in ("mean", "std")]
+    columns = ["rank", "row", "n_seeds"]
+    for m in leaderboard.metrics:
+        columns += [f"{m}_{s}" for s in ("mean", "std", "low", "high") if f"{m}_{s}" in leaderboard.rows.columns]
+    if "pareto" in leaderboard.rows.columns:
+        columns.append("pareto")
     return leaderboard.rows[columns].to_csv(index=False, lineterminator="\n")

@@ -1,4 +1,5 @@
-"""Gather each row's figures from the run store: confusion matrix, curves, map overlays."""
+"""Gather the figures from the run store: per row the confusion matrix, the reliability
+diagram, training curves and map overlays; for the board the Pareto plot."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.leaderboard import plots
+from harness.leaderboard import plots, stat_plots
 from harness.leaderboard.board import Leaderboard, RowDetail
+from harness.leaderboard.samples import PredictionStore
+from harness.stats.calibration import DEFAULT_BINS, reliability_curve
 from harness.store import CellRecord, Run
 
 MAX_OVERLAY_SAMPLES = 16
@@ -86,13 +89,36 @@ def overlay_figure(run: Run, cell: CellRecord) -> str | None:
     )
 
 
-def row_figures(run: Run, leaderboard: Leaderboard, detail: RowDetail, select_by: str | None = None) -> list[FigureRef]:
+def reliability_figure(store: PredictionStore, cells: list[CellRecord]) -> FigureRef | None:
+    """The row's test reliability diagram, its seeds' predictions pooled; None without any."""
+    found = [a for a in (store.arrays(c, "test") for c in cells) if a is not None and len(a[1])]
+    if not found:
+        return None
+    labels = np.concatenate([a[1] for a in found])
+    proba = np.concatenate([a[2] for a in found])
+    curve = reliability_curve(labels, proba, DEFAULT_BINS)
+    what = f"class {cells[0].classes[1]!r}" if proba.shape[1] == 2 else "top label"
+    caption = f"test reliability diagram ({what}, {DEFAULT_BINS} bins, {len(found)} seed(s) pooled)"
+    return FigureRef(caption, stat_plots.reliability_plot(curve, DEFAULT_BINS, f"reliability, {what}"))
+
+
+def row_figures(
+    run: Run,
+    leaderboard: Leaderboard,
+    detail: RowDetail,
+    select_by: str | None = None,
+    store: PredictionStore | None = None,
+) -> list[FigureRef]:
     """Every figure of one row, in display order."""
+    store = store or PredictionStore(run)
     cells = [run.cells[c] for c in detail.cells]
     figures: list[FigureRef] = []
     if detail.confusion is not None:
         uri = plots.confusion_plot(detail.confusion, detail.classes)
         figures.append(FigureRef(f"test confusion matrix, summed over {len(cells)} seed(s)", uri))
+    reliability = reliability_figure(store, cells)
+    if reliability is not None:
+        figures.append(reliability)
     histories = [(f"seed {seed}" if seed is not None else c.id, c.history) for seed, c in zip(detail.seeds, cells)]
     select = select_metric(cells[0].config, leaderboard.rank_by, cells[0].history, select_by)
     curves = plots.curves_plot(histories, select)
@@ -106,6 +132,26 @@ def row_figures(run: Run, leaderboard: Leaderboard, detail: RowDetail, select_by
     return figures
 
 
-def all_figures(run: Run, leaderboard: Leaderboard, select_by: str | None = None) -> dict[str, list[FigureRef]]:
+def all_figures(
+    run: Run, leaderboard: Leaderboard, select_by: str | None = None, store: PredictionStore | None = None
+) -> dict[str, list[FigureRef]]:
     """Row key to its figures, for every ranked row (``select_by``: see :func:`select_metric`)."""
-    return {row: row_figures(run, leaderboard, d, select_by) for row, d in leaderboard.details.items()}
+    store = store or PredictionStore(run)
+    return {row: row_figures(run, leaderboard, d, select_by, store) for row, d in leaderboard.details.items()}
+
+
+def pareto_figure(leaderboard: Leaderboard) -> FigureRef | None:
+    """Quality against latency with the Pareto front, or None without both axes."""
+    cost, value = leaderboard.pareto_cost, leaderboard.pareto_value
+    if cost is None or value is None or leaderboard.rows.empty:
+        return None
+    rows = leaderboard.rows
+    uri = stat_plots.pareto_plot(
+        rows[f"{cost}_mean"].to_numpy(dtype=np.float64),
+        rows[f"{value}_mean"].to_numpy(dtype=np.float64),
+        [int(r) for r in rows["rank"]],
+        rows["pareto"].to_numpy(dtype=bool),
+        f"{cost} (per image, batch 1)",
+        f"{value} (mean over seeds)",
+    )
+    return FigureRef(f"{value} against {cost}; red: the Pareto front (no row is both faster and better)", uri)

@@ -35,3 +35,51 @@ def format_count(value: Any) -> str:
         return DASH
     value = float(value)
     return str(int(value)) if value.is_integer() else f"{value:.1f}"
+
+
+def format_interval(low: Any, high: Any, name: str = "") -> str:
+    """``[low, high]`` in the metric's format; empty when there is no interval."""
+    if _missing(low) or _missing(high):
+        return ""
+    return f"[{format_metric(low, name)}, {format_metric(high, name)}]"
+
+
+def format_delta(value: Any, name: str = "") -> str:
+    """A signed difference: ``+0.0123`` or ``−0.0123`` (a true minus sign)."""
+    if _missing(value):
+        return DASH
+    text = format_metric(abs(float(value)), name)
+    return ("−" if float(value) < 0 else "+") + text
+
+
+def format_p(value: Any) -> str:
+    """A p-value: three significant decimals, ``<0.001`` below that."""
+    if _missing(value):
+        return DASH
+    value = float(value)
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+_COST_FORMATS = {"gmacs": "{:.3f}", "test.latency_ms": "{:.2f}", "test.images_per_second": "{:.1f}"}
+
+
+def format_cost(value: Any, name: str = "") -> str:
+    """An efficiency number: parameters in k/M, GMACs, ms, images/s or seconds."""
+    if _missing(value):
+        return DASH
+    value = float(value)
+    if name == "params":
+        for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= size:
+                return f"{value / size:.2f} {unit}"
+        return f"{value:.0f}"
+    if name in _COST_FORMATS:
+        return _COST_FORMATS[name].format(value)
+    return format_metric(value, name)
+
+
+def format_sort_key(value: Any) -> str:
+    """The number a sortable table orders a cell by; empty (sorted last) when missing."""
+    if _missing(value):
+        return ""
+    return repr(float(value))

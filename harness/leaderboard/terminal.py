@@ -5,11 +5,25 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from harness.leaderboard.board import Leaderboard
-from harness.leaderboard.formatting import format_mean_std
+from harness.leaderboard.formatting import format_interval, format_mean_std, format_p
+
+
+def _versus(leaderboard: Leaderboard, row: str) -> str:
+    """``#1``, ``tied (p 0.41)``, ``worse (p 0.003)`` ... against the top row on ``rank_by``."""
+    tests = leaderboard.paired.get(leaderboard.rank_by)
+    if tests is None:
+        return ""
+    if row == leaderboard.top:
+        return "#1"
+    result = tests.get(row)
+    return "" if result is None else f"{result.verdict} (p {format_p(result.p_holm)})"
 
 
 def terminal_table(leaderboard: Leaderboard) -> str:
     """Ranked rows with the shown metrics as ``mean ± std``, then any failed cells.
+
+    The ranking metric also shows its bootstrap interval, and, when rows were tested
+    against the top row, a ``vs #1`` column gives the Holm-adjusted verdict.
 
     Args:
         leaderboard: from :func:`harness.leaderboard.build_leaderboard`.
@@ -17,12 +31,22 @@ def terminal_table(leaderboard: Leaderboard) -> str:
     Returns:
         The table text, without a trailing newline.
     """
+    rank_by = leaderboard.rank_by
+    has_ci = f"{rank_by}_low" in leaderboard.rows.columns
+    tested = rank_by in leaderboard.paired
     headers = ["rank", "row", "seeds", *leaderboard.shown]
-    body = [
-        [int(line["rank"]), line["row"], int(line["n_seeds"])]
-        + [format_mean_std(line[f"{m}_mean"], line[f"{m}_std"], m) for m in leaderboard.shown]
-        for _, line in leaderboard.rows.iterrows()
-    ]
+    if has_ci:
+        headers.insert(4, "95% CI")
+    if tested:
+        headers.append("vs #1")
+    body = []
+    for _, line in leaderboard.rows.iterrows():
+        values = [format_mean_std(line[f"{m}_mean"], line[f"{m}_std"], m) for m in leaderboard.shown]
+        if has_ci:
+            values.insert(1, format_interval(line[f"{rank_by}_low"], line[f"{rank_by}_high"], rank_by))
+        if tested:
+            values.append(_versus(leaderboard, str(line["row"])))
+        body.append([int(line["rank"]), line["row"], int(line["n_seeds"]), *values])
     text = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True) if body else "(no finished cells)"
     lines = [text]
     for failure in leaderboard.failed:

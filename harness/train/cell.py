@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,9 +16,11 @@ import torch.nn.functional as F
 from harness.data import Dataset
 from harness.matrix import Cell
 from harness.store import atomic_save_npz, atomic_write_bytes, atomic_write_json, write_predictions
+from harness.train.components import build_components
 from harness.train.efficiency import gmacs_per_image, latency_ms
 from harness.train.evaluate import compute_metrics, predict
-from harness.train.loop import build_components, fit, resolve_device, seed_everything
+from harness.train.loop import Trainer, batch_slices, fit, resolve_device, seed_everything
+from harness.store import RESUME as RESUME_FILE
 from harness.train.tensors import Normalizer, SplitTensors, to_tensors
 
 THUMBS_PER_CLASS = 4
@@ -53,20 +56,22 @@ def _thumbnails(data: SplitTensors, proba: np.ndarray, num_classes: int) -> dict
 
 def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir: Path, *, select_by: str,
              on_epoch: Callable[[int, dict[str, Any]], None], show_progress: bool = True) -> dict[str, float]:
-    """Train, select, predict val and test, and write everything but ``status.json``."""
+    """Train (continuing from ``resume.pt`` if an earlier run was interrupted), select, predict val
+    and test, and write everything but ``status.json``."""
     from tqdm import tqdm
 
     config = cell.config
     train = config["train"]
     device = resolve_device(train.get("device", "cpu"))
     generator = seed_everything(cell.seed)
-    steps = math.ceil(len(dataset.train) / train["batch_size"])
+    steps = len(batch_slices(len(dataset.train), train["batch_size"]))
     c = build_components(config, dataset, registries, steps, device)
-    started = time.perf_counter()
+    trainer = Trainer(c, dataset, config, select_by, device, generator)
+    resume_path = cell_dir / RESUME_FILE
     with tqdm(total=train["epochs"] * steps, desc=cell.id, unit="step", leave=False, file=sys.stderr,
               disable=not show_progress, dynamic_ncols=True) as bar:
-        selection, history = fit(c, dataset, config, select_by, device, generator, on_epoch, lambda: bar.update(1))
-    train_seconds = time.perf_counter() - started
+        selection, history = fit(trainer, on_epoch, lambda: bar.update(1), resume_path)
+    train_seconds = sum(h["seconds"] for h in history)  # across interruptions, from the epoch logs
     atomic_write_json(cell_dir / "history.json", history)
     c.model.load_state_dict(selection.state)
     save_checkpoint(cell_dir / "checkpoint.safetensors", selection.state)
@@ -97,4 +102,5 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
         "params": sum(p.numel() for p in c.model.parameters()),
     })
     atomic_write_json(cell_dir / "metrics.json", metrics)
+    resume_path.unlink(missing_ok=True)
     return metrics

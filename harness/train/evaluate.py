@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,12 +21,13 @@ def forward(model: torch.nn.Module, batch: Batch) -> Any:
     return model(batch.images)
 
 
-def make_batch(data: SplitTensors, index: torch.Tensor, normalize: Normalizer, device: torch.device,
+def make_batch(data: SplitTensors, index: torch.Tensor, normalize: Normalizer | None, device: torch.device,
                **state: Any) -> Batch:
+    """The samples at ``index`` as a batch; without ``normalize`` the images stay uint8 (to augment first)."""
     images = data.images[index].to(device)
     masks = data.masks[index].to(device).float() if data.masks is not None else None
     has_mask = data.has_mask[index].to(device) if data.has_mask is not None else None
-    return Batch(normalize(images), data.labels[index].to(device), masks, has_mask, **state)
+    return Batch(normalize(images) if normalize else images, data.labels[index].to(device), masks, has_mask, **state)
 
 
 def _resize_maps(maps: dict[str, torch.Tensor], size: int) -> dict[str, np.ndarray]:

@@ -1,23 +1,27 @@
-"""Training one matrix cell: seeded, checkpointed on the best validation metric."""
+"""Training one matrix cell: seeded, resumable, checkpointed on the best validation metric."""
 
 from __future__ import annotations
 
-import math
+import contextlib
+import json
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from harness.data import Dataset
 from harness.errors import HarnessError
-from harness.metrics import lower_is_better
 from harness.model import split_outputs
+from harness.train.components import Components, Selection, check_plateau_direction, set_backbone_frozen
 from harness.train.evaluate import compute_metrics, forward, make_batch, predict
-from harness.train.tensors import Normalizer, SplitTensors, augment, to_tensors
+from harness.train.resume import load_state, save_state
+from harness.train.tensors import Normalizer, augment, to_tensors
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -42,71 +46,11 @@ def seed_everything(seed: int) -> torch.Generator:
     return generator
 
 
-@dataclass
-class Components:
-    """What the plugins built for one cell."""
-
-    model: torch.nn.Module
-    loss_fn: Callable[..., torch.Tensor]
-    optimizer: torch.optim.Optimizer
-    schedule: Any
-    metric_fns: list[Callable[..., dict[str, float]]]
-
-
-def build_components(config: dict[str, Any], dataset: Dataset, registries: dict[str, Any], steps_per_epoch: int,
-                     device: torch.device) -> Components:
-    train = config["train"]
-    model_cfg = {k: v for k, v in config["model"].items() if k not in ("plugin", "name")}
-    model = registries["models"].get(config["model"]["plugin"])(num_classes=len(dataset.classes), **model_cfg)
-    if not isinstance(model, torch.nn.Module):
-        raise HarnessError(f"model plugin {config['model']['plugin']!r} returned {type(model).__name__}, not an nn.Module")
-    model.to(device)
-
-    def options(component: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in component.items() if k != "name"}
-
-    counts = dataset.train.class_counts(len(dataset.classes))
-    loss_fn = registries["losses"].get(train["loss"]["name"])(class_counts=counts, **options(train["loss"]))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = registries["optimizers"].get(train["optimizer"]["name"])(params, **options(train["optimizer"]))
-    schedule = registries["schedulers"].get(train["scheduler"]["name"])(
-        optimizer, epochs=train["epochs"], steps_per_epoch=steps_per_epoch, **options(train["scheduler"]))
-    metric_fns = [entry.factory for entry in registries["metrics"]]
-    return Components(model, loss_fn, optimizer, schedule, metric_fns)
-
-
-def check_plateau_direction(schedule: Any, select_by: str) -> None:
-    """A plateau scheduler must watch the selection metric in its own direction."""
-    if not isinstance(schedule.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        return
-    wanted = "min" if lower_is_better(select_by) else "max"
-    if schedule.monitor_mode != wanted:
-        raise HarnessError(f"scheduler plateau watches {select_by!r} with mode = {schedule.monitor_mode!r}, but that "
-                           f"metric is better when {'lower' if wanted == 'min' else 'higher'}: set mode = {wanted!r}")
-
-
-@dataclass
-class Selection:
-    """Tracks the best epoch by the selection metric and decides early stopping."""
-
-    metric: str
-    patience: int | None
-    min_delta: float
-    best: float = math.nan
-    best_epoch: int = 0
-    stale: int = 0
-    state: dict[str, torch.Tensor] = field(default_factory=dict)
-
-    def update(self, epoch: int, value: float, model: torch.nn.Module) -> bool:
-        """Record an epoch; True when training should stop early."""
-        sign = -1.0 if lower_is_better(self.metric) else 1.0
-        improved = math.isnan(self.best) or sign * (value - self.best) > self.min_delta
-        if improved and not math.isnan(value):
-            self.best, self.best_epoch, self.stale = value, epoch, 0
-            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            self.stale += 1
-        return self.patience is not None and self.stale >= self.patience
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _loss(model: torch.nn.Module, outputs: Any, batch: Any, loss_fn: Callable[..., torch.Tensor]):
@@ -114,57 +58,90 @@ def _loss(model: torch.nn.Module, outputs: Any, batch: Any, loss_fn: Callable[..
         result = model.compute_loss(outputs, batch)
         return result if isinstance(result, tuple) else (result, {})
     logits, _ = split_outputs(outputs)
-    return loss_fn(logits, batch.labels), {}
+    return loss_fn(logits.float(), batch.labels), {}
 
 
-def train_epoch(c: Components, data: SplitTensors, train: dict[str, Any], epoch: int, generator: torch.Generator,
-                normalize: Normalizer, device: torch.device, tick: Callable[[], None]) -> dict[str, float]:
-    """One pass over the training split; returns mean loss and loss components."""
-    c.model.train()
-    n, bs, epochs = len(data), train["batch_size"], train["epochs"]
-    order = torch.randperm(n, generator=generator)
-    steps = math.ceil(n / bs)
-    totals: dict[str, float] = {}
-    for step in range(steps):
-        index = order[step * bs:(step + 1) * bs]
-        batch = make_batch(data, index, normalize, device, training=True, epoch=epoch, num_epochs=epochs,
-                           progress=(epoch * steps + step) / (epochs * steps))
-        raw = data.images[index].to(device)
-        raw, masks = augment(raw, batch.masks, train.get("augment") or {}, generator)
-        batch.images, batch.masks = normalize(raw), masks
-        loss, parts = _loss(c.model, forward(c.model, batch), batch, c.loss_fn)
-        if not torch.isfinite(loss):
-            raise HarnessError(f"loss became {float(loss)} at epoch {epoch + 1}, step {step + 1}")
+def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """Batch boundaries; a last batch of one sample joins the one before (BatchNorm needs two)."""
+    bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+class Trainer:
+    """The loop over epochs for one cell; ``state()`` / ``restore()`` make it resumable."""
+
+    def __init__(self, c: Components, dataset: Dataset, config: dict[str, Any], select_by: str,
+                 device: torch.device, generator: torch.Generator):
+        self.c, self.dataset, self.train, self.device, self.generator = c, dataset, config["train"], device, generator
+        self.normalize = Normalizer(device)
+        self.tensors = {s: to_tensors(dataset.split(s)) for s in ("train", "val")}
+        stopping = self.train.get("early_stopping") or {}
+        self.selection = Selection(select_by, stopping.get("patience"), float(stopping.get("min_delta", 0.0)))
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0  # epochs finished
+        self.stopped = False
+        self.trainable = {id(p): p.requires_grad for p in c.model.parameters()}
+        self.scaler = torch.amp.GradScaler("cuda") if self.train.get("precision") == "fp16" and device.type == "cuda" \
+            else None
+        check_plateau_direction(c.schedule, select_by)
+
+    def train_epoch(self, tick: Callable[[], None]) -> dict[str, float]:
+        """One pass over the training split; returns mean loss and loss components."""
+        c, train, data = self.c, self.train, self.tensors["train"]
+        set_backbone_frozen(c.model, self.epoch < train.get("freeze_backbone_epochs", 0), self.trainable)
+        c.model.train()
+        n, epochs = len(data), train["epochs"]
+        order = torch.randperm(n, generator=self.generator)
+        slices = batch_slices(n, train["batch_size"])
+        totals: dict[str, float] = {}
+        for step, (lo, hi) in enumerate(slices):
+            index = order[lo:hi]
+            batch = make_batch(data, index, None, self.device, training=True, epoch=self.epoch,
+                               num_epochs=epochs, progress=(self.epoch * len(slices) + step) / (epochs * len(slices)))
+            raw, batch.masks = augment(batch.images, batch.masks, train.get("augment") or {}, self.generator)
+            batch.images = self.normalize(raw)
+            if train.get("channels_last") and self.device.type == "cuda":
+                batch.images = batch.images.contiguous(memory_format=torch.channels_last)
+            with autocast(self.device, train.get("precision", "fp32")):
+                loss, parts = _loss(c.model, forward(c.model, batch), batch, c.loss_fn)
+            if not torch.isfinite(loss):
+                raise HarnessError(f"loss became {float(loss)} at epoch {self.epoch + 1}, step {step + 1}")
+            self._step(loss)
+            for key, value in {"loss": loss.item(), **parts}.items():
+                totals[f"train.{key}"] = totals.get(f"train.{key}", 0.0) + float(value) * len(index)
+            tick()
+        return {k: v / n for k, v in totals.items()}
+
+    def _step(self, loss: torch.Tensor) -> None:
+        c = self.c
         c.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if train.get("grad_clip"):
-            torch.nn.utils.clip_grad_norm_(c.model.parameters(), train["grad_clip"])
-        c.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(c.optimizer)
+        else:
+            loss.backward()
+        if self.train.get("grad_clip"):
+            torch.nn.utils.clip_grad_norm_(c.model.parameters(), self.train["grad_clip"])
+        if self.scaler is not None:
+            self.scaler.step(c.optimizer)
+            self.scaler.update()
+        else:
+            c.optimizer.step()
         if c.schedule.interval == "step":
             c.schedule.scheduler.step()
-        for key, value in {"loss": float(loss), **parts}.items():
-            totals[f"train.{key}"] = totals.get(f"train.{key}", 0.0) + float(value) * len(index)
-        tick()
-    return {k: v / n for k, v in totals.items()}
 
-
-def fit(c: Components, dataset: Dataset, config: dict[str, Any], select_by: str, device: torch.device,
-        generator: torch.Generator, on_epoch: Callable[[int, dict[str, Any]], None], tick: Callable[[], None],
-        ) -> tuple[Selection, list[dict[str, Any]]]:
-    """Train for the configured epochs with selection and early stopping."""
-    train = config["train"]
-    normalize = Normalizer(device)
-    tensors = {s: to_tensors(dataset.split(s)) for s in ("train", "val")}
-    stopping = train.get("early_stopping") or {}
-    selection = Selection(select_by, stopping.get("patience"), float(stopping.get("min_delta", 0.0)))
-    check_plateau_direction(c.schedule, select_by)
-    history = []
-    for epoch in range(train["epochs"]):
+    def run_epoch(self, tick: Callable[[], None]) -> dict[str, Any]:
+        """Train one epoch, validate, step the schedule, update the selection."""
         started = time.perf_counter()
-        logs: dict[str, Any] = {"epoch": epoch + 1, "lr": c.optimizer.param_groups[0]["lr"]}
-        logs.update(train_epoch(c, tensors["train"], train, epoch, generator, normalize, device, tick))
-        pred, val_loss = predict(c.model, tensors["val"], dataset.classes, batch_size=train["eval_batch_size"],
-                                 normalize=normalize, device=device, loss_fn=c.loss_fn, num_epochs=train["epochs"])
+        c, select_by = self.c, self.selection.metric
+        logs: dict[str, Any] = {"epoch": self.epoch + 1, "lr": c.optimizer.param_groups[0]["lr"]}
+        logs.update(self.train_epoch(tick))
+        with autocast(self.device, self.train.get("precision", "fp32")):
+            pred, val_loss = predict(c.model, self.tensors["val"], self.dataset.classes,
+                                     batch_size=self.train["eval_batch_size"], normalize=self.normalize,
+                                     device=self.device, loss_fn=c.loss_fn, num_epochs=self.train["epochs"])
         logs["val.loss"] = val_loss
         logs.update(compute_metrics(pred, c.metric_fns, "val"))
         if select_by not in logs:
@@ -175,12 +152,47 @@ def fit(c: Components, dataset: Dataset, config: dict[str, Any], select_by: str,
                 c.schedule.scheduler.step(logs[select_by])
             else:
                 c.schedule.scheduler.step()
+        self.epoch += 1
         logs["seconds"] = time.perf_counter() - started
-        history.append(logs)
-        stop = selection.update(epoch + 1, logs[select_by], c.model)
-        on_epoch(epoch + 1, logs)
-        if stop:
-            break
-    if not selection.state:
-        raise HarnessError(f"no epoch produced a usable {select_by} (all NaN)")
-    return selection, history
+        self.history.append(logs)
+        self.stopped = self.selection.update(self.epoch, logs[select_by], c.model)
+        return logs
+
+    def state(self) -> dict[str, Any]:
+        s = self.selection
+        return {
+            "epoch": self.epoch, "stopped": self.stopped, "model": self.c.model.state_dict(),
+            "optimizer": self.c.optimizer.state_dict(), "scheduler": self.c.schedule.scheduler.state_dict(),
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "history": json.dumps(self.history), "best": s.best, "best_epoch": s.best_epoch, "stale": s.stale,
+            "best_state": s.state, "scaler": self.scaler.state_dict() if self.scaler else {},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.c.model.load_state_dict(state["model"])
+        self.c.optimizer.load_state_dict(state["optimizer"])
+        self.c.schedule.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history = json.loads(state["history"])
+        self.epoch, self.stopped = int(state["epoch"]), bool(state["stopped"])
+        s = self.selection
+        s.best, s.best_epoch, s.stale, s.state = float(state["best"]), int(state["best_epoch"]), int(state["stale"]), \
+            dict(state["best_state"])
+        if self.scaler and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+
+def fit(trainer: Trainer, on_epoch: Callable[[int, dict[str, Any]], None], tick: Callable[[], None],
+        resume_path: Path | None = None) -> tuple[Selection, list[dict[str, Any]]]:
+    """Train to the configured epochs (or early stop), saving a resume point after each epoch."""
+    if resume_path is not None and (state := load_state(resume_path)) is not None:
+        trainer.restore(state)
+    while trainer.epoch < trainer.train["epochs"] and not trainer.stopped:
+        logs = trainer.run_epoch(tick)
+        on_epoch(trainer.epoch, logs)
+        if resume_path is not None:
+            save_state(resume_path, trainer.state())
+    if not trainer.selection.state:
+        raise HarnessError(f"no epoch produced a usable {trainer.selection.metric} (all NaN)")
+    return trainer.selection, trainer.history

@@ -16,6 +16,9 @@ Model options (all optional):
   evaluation too (otherwise the internal attention is used).
 * ``focal_gamma`` (2.0): focusing parameter of the focal classification losses.
 
+Class 0 is "normal" and class 1 "defect", as in the method; with more classes every
+non-zero class is a defect kind and the CAM is that of each sample's most likely one.
+
 The model returns maps ``cam``, ``attention`` and ``localization``, all probabilities in
 [0, 1] (the CAM through a sigmoid, as its guidance loss treats it).
 """
@@ -33,20 +36,21 @@ def build_gain_mtl(num_classes: int, **options: Any) -> Any:
     """Build a GAIN-MTL model.
 
     Args:
-        num_classes: must be 2 (class 0 normal, class 1 defect).
+        num_classes: at least 2; class 0 is "normal" and every other class a defect
+            (the method's binary case: class 1 "defect").
         **options: see the package docstring.
 
     Returns:
         a :class:`harness_gain.model.GainMTL` module.
 
     Raises:
-        HarnessError: invalid options or a dataset that is not binary.
+        HarnessError: invalid options or fewer than 2 classes.
     """
     problems = check_options(options)
     if problems:
         raise HarnessError("gain-mtl: " + "; ".join(f"{k}: {m}" if k else m for k, m in problems))
-    if num_classes != 2:
-        raise HarnessError(f"gain-mtl needs 2 classes (normal, defect); the dataset has {num_classes}")
+    if num_classes < 2:
+        raise HarnessError(f"gain-mtl needs a normal class and a defect class; got num_classes={num_classes}")
     from harness_gain.model import GainMTL
 
     return GainMTL(num_classes=num_classes, **resolve_options(options))
@@ -54,6 +58,7 @@ def build_gain_mtl(num_classes: int, **options: Any) -> Any:
 
 @hookimpl
 def harness_register_models(registry: Any) -> None:
+    """Register ``gain-mtl``."""
     registry.register(
         "gain-mtl",
         build_gain_mtl,
@@ -64,6 +69,7 @@ def harness_register_models(registry: Any) -> None:
 
 @hookimpl
 def harness_register_metrics(registry: Any) -> None:
+    """Register the ``localization`` metric family."""
     registry.register(
         "localization",
         localization_metrics,

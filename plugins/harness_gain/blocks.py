@@ -121,10 +121,10 @@ class ClassifierHead(nn.Module):
         pooled = features.mean(dim=(-2, -1))  # [B, C]
         return self.fc2(self.drop(F.relu(self.fc1(pooled))))  # [B, K]
 
-    def cam_weights(self, class_index: int = 1) -> torch.Tensor:
-        """``[C]`` channel weights of the CAM of ``class_index``."""
-        return self.fc2.weight[class_index] @ self.fc1.weight
+    def cam_weights(self) -> torch.Tensor:
+        """``[K, C]`` channel weights of every class's CAM."""
+        return self.fc2.weight @ self.fc1.weight
 
-    def cam(self, features: torch.Tensor, class_index: int = 1) -> torch.Tensor:
-        """``[B, h, w]`` CAM logits: ``sum_c w_c F_c``."""
-        return torch.einsum("bchw,c->bhw", features, self.cam_weights(class_index))
+    def cam(self, features: torch.Tensor, class_index: torch.Tensor) -> torch.Tensor:
+        """``[B, h, w]`` CAM logits ``sum_c w_c F_c`` of one class per sample (``[B]`` indices)."""
+        return torch.einsum("bchw,bc->bhw", features, self.cam_weights()[class_index])

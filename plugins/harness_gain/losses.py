@@ -1,7 +1,7 @@
 """The seven GAIN-MTL losses and the per-batch selection of the samples each one uses.
 
-"Defect" means label 1 and "normal" label 0. Mask losses use defects whose ``has_mask`` is
-True; GT masks are area-resized to each map's resolution, so a defect smaller than a
+"Normal" means label 0 and "defect" any other label (label 1 in the binary case). Mask
+losses use defects whose ``has_mask`` is True; GT masks are area-resized to each map's resolution, so a defect smaller than a
 feature cell becomes a soft target instead of vanishing.
 """
 
@@ -110,7 +110,7 @@ def sample_selection(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     with masks counts as having one.
     """
     labels = batch.labels
-    defect, normal = labels == 1, labels == 0
+    defect, normal = labels != 0, labels == 0
     if batch.masks is None:
         return defect, torch.zeros_like(defect), normal
     has_mask = torch.ones_like(defect) if batch.has_mask is None else batch.has_mask.to(labels.device).bool()

@@ -1,6 +1,7 @@
 """Localisation metrics from stored maps: how well CAM, attention and localisation find defects.
 
-Computed per image over defect samples (label 1) that have a non-empty mask, then
+Computed per image over defect samples (any label but 0, the normal class; label 1 in
+the binary case) that have a non-empty mask, then
 averaged. Saliency maps (``cam``, ``attention``) are min-max normalised per image, so
 strategies whose maps live on different scales compare fairly; a constant map carries no
 location and scores 0 on every saliency metric. The ``localization`` map holds
@@ -83,7 +84,7 @@ def segmentation_scores(prob: np.ndarray, gt: np.ndarray, threshold: float = 0.5
 
 def _rows(pred: Any) -> np.ndarray:
     """Indices of defects with a non-empty mask."""
-    rows = np.asarray(pred.labels) == 1
+    rows = np.asarray(pred.labels) != 0
     if pred.has_mask is not None:
         rows &= np.asarray(pred.has_mask, dtype=bool)
     rows &= np.asarray(pred.masks).reshape(len(rows), -1).any(1)

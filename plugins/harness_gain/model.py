@@ -3,12 +3,13 @@
 Path 1 classifies the last backbone stage and yields a weight-based CAM; path 2 is the
 GAIN attention (CBAM, attention conv stack over a learnable temperature, attention-mining
 stream, feature adapter, attended head); path 3 the counterfactual module (training
-only); path 4 a localisation FCN on the finest FPN level. The last ``features_only``
+only); path 4 a localisation FCN on the FPN levels fused at the finest resolution. The last ``features_only``
 stage plays the role of the method's high-level "conv head" features.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -142,7 +143,7 @@ class GainMTL(nn.Module):
         size = tuple(top.shape[-2:])
         small_mask = resize_mask(masks, size) if masks is not None else None
         out: dict[str, Any] = {"cls_logits": self.cls_head(top)}  # path 1
-        out["cam_logits"] = self.cls_head.cam(top, class_index=1)  # [B, h, w]
+        out["cam_logits"] = self.cls_head.cam(top, self._defect_class(out["cls_logits"]))  # [B, h, w]
         out.update(self._attention_path(top, small_mask, has_mask, labels, training, progress))  # path 2
         if training and small_mask is not None and self._uses_counterfactual():  # path 3
             out["cf_logits"] = self.counterfactual(top, small_mask)
@@ -200,10 +201,16 @@ class GainMTL(nn.Module):
         if training:
             if labels is None:
                 return internal
-            return fuse_attention(internal, small_mask, flags & (labels == 1), s6_alpha(progress))
+            return fuse_attention(internal, small_mask, flags & (labels != 0), s6_alpha(progress))
         if self.inference_mask:  # pure multiplicative fusion with the external mask
             return fuse_attention(internal, small_mask, flags, 0.0)
         return internal
+
+    @staticmethod
+    def _defect_class(cls_logits: torch.Tensor) -> torch.Tensor:
+        """``[B]`` class whose CAM is the defect map: class 1 for two classes, else the most
+        likely non-normal class of each sample."""
+        return cls_logits.detach()[:, 1:].argmax(1) + 1
 
     def _uses_counterfactual(self) -> bool:
         return table_lambdas(self.strategy)["cf"] > 0
@@ -223,6 +230,9 @@ class GainMTL(nn.Module):
 
 
 def epoch_position(batch: Batch) -> float:
-    """``batch.epoch`` plus the done fraction of that epoch, in ``[epoch, epoch + 1]``."""
-    within = batch.progress * batch.num_epochs - batch.epoch
-    return batch.epoch + min(max(within, 0.0), 1.0)
+    """``batch.epoch`` plus the done fraction of that epoch, in ``[epoch, epoch + 1)``.
+
+    Open at the top so the last step of an epoch never lands in the next epoch's stage.
+    """
+    position = max(batch.progress * batch.num_epochs, float(batch.epoch))
+    return min(position, math.nextafter(float(batch.epoch + 1), 0.0))

@@ -34,7 +34,7 @@ _TABLE["S6"] = dict(_TABLE["S5"])  # S6 changes the attention, not the losses
 STAGE_OF: dict[str, int] = {"cls": 1, "am": 2, "guide": 2, "cam_guide": 2, "loc": 3, "consist": 3, "cf": 4}
 """The stage (1–4) from which each loss may contribute."""
 
-LOC_WARMUP_RATIO = 1.0
+LOC_WARMUP_RATIO = 0.5
 """Fraction of stage 3 over which λ_loc ramps up from 0."""
 
 S6_ALPHA_START = 0.5

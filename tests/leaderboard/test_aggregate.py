@@ -108,7 +108,9 @@ def test_rows_are_ranked_by_mean_with_sample_std(run_dir: Path) -> None:
     assert "converged_mean" not in lb.rows.columns and "note_mean" not in lb.rows.columns
     assert lb.rows["best_epoch_mean"].tolist() == [3.0, 3.0, 3.0]
     assert lb.metrics[0] == "test.f1_macro"
-    assert lb.shown == ("test.f1_macro", "train_seconds")
+    assert lb.shown == ("test.f1_macro",)
+    assert lb.efficiency == ("train_seconds",)  # costs and timings have their own table
+    assert lb.calibration == ("test.ece", "test.brier", "test.brier_positive_class")
     assert lb.failed == ({"cell": "b-s9", "reason": "out of memory"},)
     assert lb.incomplete == ("c-s1",)
     assert lb.details["a"].cells == ("a-s0", "a-s1", "a-s2")
@@ -210,3 +212,109 @@ def test_run_without_finished_cells(tmp_path: Path) -> None:
     data = json.loads((out / "results.json").read_text())
     assert data["rows"] == [] and data["failed"] == [{"cell": "x-s0", "reason": "bad option"}]
     assert (out / "results.csv").read_text().splitlines()[0] == "rank,row,n_seeds"
+
+
+# a run whose stored metrics agree with its predictions: every seed sees the same test set
+LABELS = np.array([0, 1] * 30)
+IDS = tuple(f"img{i:02d}" for i in range(60))
+SKILLS = {"strong": ([2.5, 2.2], 9.0), "fast": ([1.0], 1.0), "slow-weak": ([0.7], 12.0)}  # row -> (skills, latency)
+
+
+def _proba(skill: float, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(size=len(LABELS))
+    p1 = 1.0 / (1.0 + np.exp(-(skill * (2 * LABELS - 1) + noise)))
+    return np.stack([1 - p1, p1], axis=1)
+
+
+@pytest.fixture()
+def consistent_run(tmp_path: Path) -> tuple[Path, dict[str, list[np.ndarray]]]:
+    from harness.metrics import classification_metrics
+
+    root = tmp_path / "consistent"
+    probas: dict[str, list[np.ndarray]] = {}
+    for r, (row, (skills, latency)) in enumerate(SKILLS.items()):
+        for seed, skill in enumerate(skills):
+            proba = _proba(skill, 10 * r + seed)
+            probas.setdefault(row, []).append(proba)
+            metrics = {f"test.{k}": v for k, v in classification_metrics(LABELS, proba, CLASSES).items()}
+            metrics |= {"test.latency_ms": latency, "params": 1e6 * latency}
+            _write_cell(
+                root,
+                f"{row}-s{seed}",
+                row=row,
+                seed=seed,
+                metrics=metrics,
+                pred=PredictionSet(CLASSES, IDS, LABELS, proba),
+            )
+    return root, probas
+
+
+def test_results_json_carries_intervals_tests_and_fingerprints(consistent_run, tmp_path: Path) -> None:
+    from harness.stats.bootstrap import bootstrap_intervals
+    from harness.stats.paired import compare_with_top
+    from harness.stats.samples import fingerprint, stack_seeds
+
+    root, probas = consistent_run
+    build_leaderboard(load_run(root), tmp_path / "board", rank_by="test.f1_macro", title="t", n_resamples=300)
+    data = json.loads((tmp_path / "board" / "results.json").read_text())
+    assert data["run_dir"] == str(root.resolve()) and data["top"] == "strong"
+    assert data["bootstrap"] == {"resamples": 300, "seed": 0, "level": 0.95, "alpha": 0.05}
+    assert data["notes"] == []
+    stacks = {row: stack_seeds(CLASSES, [(s, IDS, LABELS, p) for s, p in enumerate(ps)]) for row, ps in probas.items()}
+    for entry in data["rows"]:
+        expected = bootstrap_intervals(stacks[entry["row"]], n_resamples=300, seed=0)
+        for name in ("f1_macro", "accuracy", "auroc", "recall_defect", "ece", "brier_positive_class"):
+            got = entry["metrics"][f"test.{name}"]
+            assert (got["low"], got["high"]) == pytest.approx((expected[name].low, expected[name].high), abs=1e-12)
+            assert got["mean"] == pytest.approx(expected[name].point, abs=1e-12)
+        assert entry["fingerprints"] == {"test": fingerprint(IDS, LABELS)}
+        assert "low" not in entry["metrics"]["test.latency_ms"]
+    others = [(row, stacks[row]) for row in ("fast", "slow-weak")]
+    for metric in ("f1_macro", "accuracy"):
+        for result in compare_with_top(("strong", stacks["strong"]), others, metric, n_resamples=300):
+            got = next(r for r in data["rows"] if r["row"] == result.row)["paired"][f"test.{metric}"]
+            assert got["p_holm"] == pytest.approx(result.p_holm, abs=1e-12) and got["verdict"] == result.verdict
+            assert got["method"] == result.method and got["delta"] == pytest.approx(result.delta, abs=1e-12)
+    # fast (1 ms) and strong (9 ms) are on the front; slow-weak is slower and worse than both
+    assert {r["row"]: r["pareto"] for r in data["rows"]} == {"strong": True, "fast": True, "slow-weak": False}
+    header = (tmp_path / "board" / "results.csv").read_text().splitlines()[0].split(",")
+    assert header[3:7] == ["test.f1_macro_mean", "test.f1_macro_std", "test.f1_macro_low", "test.f1_macro_high"]
+    assert header[-1] == "pareto"
+
+
+def test_wrong_predictions_are_written_most_confident_first(consistent_run, tmp_path: Path) -> None:
+    from harness.leaderboard.wrong import row_slug
+
+    root, probas = consistent_run
+    build_leaderboard(load_run(root), tmp_path / "board", rank_by="test.f1_macro", title="t", n_resamples=50)
+    with open(tmp_path / "board" / "wrong" / f"{row_slug('fast')}_test.csv", newline="") as f:
+        lines = list(csv.DictReader(f))
+    expected = []
+    for seed, proba in enumerate(probas["fast"]):
+        for i in np.flatnonzero(proba.argmax(axis=1) != LABELS):
+            expected.append((IDS[i], CLASSES[LABELS[i]], CLASSES[proba[i].argmax()], proba[i].max(), str(seed)))
+    expected.sort(key=lambda e: (-e[3], e[0], e[4]))
+    assert len(lines) == len(expected) > 0
+    for line, (sid, true, predicted, confidence, seed) in zip(lines, expected):
+        assert (line["sample_id"], line["true_class"], line["predicted_class"], line["seed"]) == (
+            sid,
+            true,
+            predicted,
+            seed,
+        )
+        assert float(line["confidence"]) == pytest.approx(confidence, abs=5e-7)
+    assert not (tmp_path / "board" / "wrong" / f"{row_slug('strong')}_val.csv").exists()  # no val predictions stored
+    assert row_slug("timm arch=convnext_atto").startswith("timm-arch-convnext-atto-")
+
+
+def test_seeds_on_different_samples_get_a_note(run_dir: Path, tmp_path: Path) -> None:
+    # the shared fixture draws new labels for every cell: a row's seeds disagree about the test set
+    build_leaderboard(load_run(run_dir), tmp_path / "board", rank_by="test.f1_macro", title="t", n_resamples=50)
+    data = json.loads((tmp_path / "board" / "results.json").read_text())
+    assert any(
+        "row 'a', test predictions: seed 1 was evaluated on other samples than seed 0" in n for n in data["notes"]
+    )
+    row_a = next(r for r in data["rows"] if r["row"] == "a")
+    assert row_a["metrics"]["test.f1_macro"]["low"] is None  # no interval; row c has one
+    row_c = next(r for r in data["rows"] if r["row"] == "c")
+    assert row_c["metrics"]["test.f1_macro"]["low"] is not None

@@ -109,18 +109,22 @@ def test_page_lists_rows_failures_and_per_class_numbers(built) -> None:
     assert "shape mismatch &lt;1x3&gt; &amp; more" in html
     assert "<title>Demo &amp; co</title>" in html and "three rows" in html
     # per-class precision of "scratch" in the plain row: mean of 0.20 and 0.21
-    assert re.search(r"<td class=\"name\">scratch</td><td>0\.2050</td><td>0\.2000</td><td>0\.3000</td><td>6</td>", html)
+    ci = r"<span class=\"ci\">\[\d\.\d{4}, \d\.\d{4}\]</span>"  # bootstrap interval under each value
+    assert re.search(
+        rf"<td class=\"name\">scratch</td><td>0\.2050{ci}</td><td>0\.2000{ci}</td><td>0\.3000{ci}</td><td>6</td>", html
+    )
     assert "0.7500 ± 0.0707" in html  # plain row: mean and sample std of 0.7, 0.8
     assert "deadbeef" in html and "2025-01-02T03:04:05" in html
 
 
 def test_page_is_self_contained_and_escaped(built) -> None:
     _, html = built
-    assert EVIL not in html and "<script" not in html
+    assert EVIL not in html
+    assert re.findall(r"<script[^>]*>", html) == ["<script>"]  # only the inline table sorter
     assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", html)
-    assert "<link" not in html and "@import" not in html
-    # confusion + curves for each of 3 rows, one overlay grid
-    assert html.count('src="data:image/png;base64,') == 7
+    assert "<link" not in html and "@import" not in html and "fetch(" not in html
+    # confusion + reliability + curves for each of 3 rows, one overlay grid
+    assert html.count('<figure><img src="data:image/png;base64,') == 10
     assert html.count("test maps of r0-s0 (seed 0)") == 2  # alt text and caption
 
 
@@ -187,3 +191,38 @@ def test_curves_follow_the_selection_metric() -> None:
     assert curves_plot([("seed 0", [])], None) is None
     assert _png_shape(curves_plot([("seed 0", history)], "val.f1_macro"))[:2] == (int(2.2 * 72), int(6.0 * 72))
     assert _png_shape(curves_plot([("seed 0", history)], None))[:2] == (int(2.2 * 72), int(3.0 * 72))
+
+
+def test_gallery_shows_the_most_confident_wrong_predictions(built, run_dir: Path) -> None:
+    _, html = built
+    run = load_run(run_dir)
+    wrong = []
+    for cell, seed in (("r0-s0", "0"), ("r0-s1", "1")):  # the "plain" row, ranked second
+        frame = run.predictions(cell, "test")
+        proba = frame[[f"prob_{c}" for c in CLASSES]].to_numpy()
+        for sid, label, p in zip(frame["sample_id"], frame["label"], proba):
+            if p.argmax() != label:
+                wrong.append((-p.max(), sid, seed))
+    wrong.sort()
+    shown = wrong[:24]
+    with_thumb = [w for w in shown if w[1] in {f"img{i}" for i in range(7)}]  # thumbnails stored for img0..img6
+    section = html[html.index('<section id="row-2">') : html.index('<section id="row-3">')]
+    assert f"{len(wrong)} wrong predictions over 2 seeds" in section
+    assert section.count('<figure class="thumb">') == len(with_thumb) > 0
+    first = section.index('<figure class="thumb">')
+    assert section.index(f"<code>{with_thumb[0][1]}</code>") < section.index('<figure class="thumb">', first + 1)
+    unseen = section[section.index("Without a stored thumbnail") :]
+    for _, sid, seed in shown:
+        if (_, sid, seed) not in with_thumb:
+            assert f"<code>{sid}</code> (" in unseen
+    assert '<a href="wrong/plain-' in section
+
+
+def test_ranking_marks_the_top_row_and_the_tests(built) -> None:
+    lb, html = built
+    assert '<span class="badge top">#1</span>' in html and "Paired tests against #1" in html
+    verdicts = {row: r.verdict for row, r in lb.paired["test.f1_macro"].items()}
+    assert set(verdicts) == {"plain", "small"}
+    for verdict in verdicts.values():
+        assert f'<span class="badge {verdict}"' in html
+    assert 'id="calibration"' in html and "test.brier_positive_class" not in html  # three classes: no positive class

@@ -7,15 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import harness_cats
 import pytest
 import torch
-from harness_cats.decoder import CrossAttention
-from harness_cats.encoder import to_patches
 from torch import nn
 
+import harness_cats
 from harness import HarnessError
 from harness.registry import Registry
+from harness_cats.decoder import CrossAttention
+from harness_cats.encoder import to_patches
 
 
 def _tiny(**options) -> nn.Module:

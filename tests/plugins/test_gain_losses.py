@@ -143,7 +143,7 @@ def _outputs() -> dict[str, torch.Tensor]:
         "attended_logits": torch.zeros(3, 2),
         "cam_logits": zeros2,
         "attention_logits": zeros2,
-        "attention": torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]]),
+        "attention": torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 0.0]], [[0.5, 0.5], [0.5, 0.5]]]),
         "loc_logits": torch.zeros(3, 4, 4),
         "cf_logits": torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)], [5.0, 0.0]]),
     }
@@ -172,8 +172,8 @@ def test_gain_losses_select_samples_per_loss():
     # masked defect terms + entropy of the normal's single-peak attention
     assert float(parts["guide"]) == pytest.approx(BCE + DICE + IOU + 1.0, abs=1e-5)
     assert float(parts["cf"]) == pytest.approx(math.log(4.0))
-    # both defects, attention vs sigmoid(0) = 0.5: (0.25·4 + 0.25·4) / 8
-    assert float(parts["consist"]) == pytest.approx(0.25)
+    # both defects, attention vs sigmoid(0) = 0.5: (0.25·4 + 0·4) / 8
+    assert float(parts["consist"]) == pytest.approx(0.125)
 
 
 def test_gain_losses_without_masks():

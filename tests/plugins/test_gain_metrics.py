@@ -82,6 +82,20 @@ def test_maps_at_lower_resolution_than_masks():
     assert got == pytest.approx({"cam_iou": (1.0 + 2 / 6) / 2, "pointgame": 1.0, "energy_inside": (1.0 + 0.5) / 2})
 
 
+def test_every_nonzero_class_counts_as_defect():
+    pred = make_pred()
+    relabelled = PredictionSet(
+        ("normal", "scratch", "stain"),
+        pred.sample_ids,
+        np.array([0, 2, 1, 2]),
+        np.full((4, 3), 1 / 3),
+        pred.maps,
+        pred.masks,
+        pred.has_mask,
+    )
+    assert localization_metrics(relabelled) == pytest.approx(localization_metrics(pred))
+
+
 def test_absent_inputs_give_nothing():
     assert localization_metrics(make_pred(maps={})) == {}
     assert localization_metrics(make_pred(masks=False)) == {}

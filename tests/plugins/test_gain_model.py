@@ -117,6 +117,24 @@ def test_cam_equals_weighted_channel_sum_of_last_stage():
     torch.testing.assert_close(out["cls_logits"][:, 1], logit, rtol=1e-4, atol=1e-3)
 
 
+def test_more_classes_treat_every_nonzero_class_as_defect():
+    torch.manual_seed(0)
+    model = build_gain_mtl(3, strategy="S5", **TINY).train()
+    batch = make_batch()
+    batch.labels = torch.tensor([0, 2, 0, 1])
+    out = model.forward_batch(batch)
+    assert out["logits"].shape == (4, 3) and out["cf_logits"].shape == (4, 3)
+    head = model.cls_head
+    feats = model.backbone(batch.images)[-1].detach()
+    chosen = out["cls_logits"].detach()[:, 1:].argmax(1) + 1  # most likely defect class
+    weights = (head.fc2.weight @ head.fc1.weight)[chosen]  # [B, C]
+    expected = (weights[:, :, None, None] * feats).sum(1)
+    torch.testing.assert_close(out["cam_logits"].detach(), expected, rtol=1e-4, atol=1e-5)
+    total, parts = model.compute_loss(out, batch)
+    assert parts["cam_guide"] > 0  # the label-2 sample is a masked defect
+    total.backward()
+
+
 def test_fuse_attention_hand_example():
     internal = torch.tensor([[[0.2, 0.4], [0.6, 0.8]], [[0.1, 0.2], [0.3, 0.4]]])
     mask = torch.tensor([[[1.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]])
@@ -213,8 +231,8 @@ def test_check_options_reports_problems_with_suggestions():
 def test_factory_rejects_bad_input():
     with pytest.raises(HarnessError, match="strategy"):
         build_gain_mtl(2, strategy="S7")
-    with pytest.raises(HarnessError, match="2 classes"):
-        build_gain_mtl(3, **TINY)
+    with pytest.raises(HarnessError, match="num_classes=1"):
+        build_gain_mtl(1, **TINY)
     with pytest.raises(HarnessError, match="backbone"):
         build_gain_mtl(2, backbone="no_such_net_xyz")
 
@@ -228,3 +246,18 @@ def test_registration_and_no_torch_at_import():
     code = "import sys, harness_gain; harness_gain.check_options({'strategy': 'S1'}); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_epoch_position_uses_progress_within_the_epoch():
+    from harness_gain.model import epoch_position
+
+    assert epoch_position(make_batch(epoch=55, progress=0.555)) == pytest.approx(55.5)
+    assert epoch_position(make_batch(epoch=3, progress=0.0)) == 3  # progress not set: start of epoch
+    end = epoch_position(make_batch(epoch=24, progress=0.25))  # last step of epoch 24 of 100
+    assert 24 < end < 25
+    model = make_model("S4").train()
+    batch = make_batch(epoch=55, progress=0.555)
+    total, parts = model.compute_loss(model.forward_batch(batch), batch)
+    lambdas = effective_lambdas("S4", 55.5, 100)
+    assert lambdas["loc"] == pytest.approx(0.2 * 0.44)  # warm-up at 44%
+    assert float(total.detach()) == pytest.approx(sum(lambdas[k] * v for k, v in parts.items()), rel=1e-5)

@@ -1,0 +1,257 @@
+"""A generated leaderboard in a real headless Chromium: no console errors, sortable tables.
+
+Chromium is driven through the DevTools protocol over a websocket, with a minimal
+websocket client written on the standard library (text frames, client masking, the
+three payload-length forms), so the test needs no Python package beyond the harness.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+
+from harness import PredictionSet
+from harness.leaderboard import build_leaderboard
+from harness.metrics import classification_metrics
+from harness.store import atomic_save_npz, atomic_write_json, load_run, write_predictions
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)")
+
+CLASSES = ("normal", "defect")
+N = 60
+# row -> (skill, latency): ranked b, c, a by F1, so rank order is neither alphabetical nor by latency
+ROWS = {"a-model": (0.6, 1.0), "b-model": (3.0, 9.0), "c-model": (1.6, 3.0)}
+
+
+class DevTools:
+    """Just enough of a websocket client to speak the DevTools protocol."""
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        parts = urlparse(url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        self.sock.sendall(request.encode())
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += self.sock.recv(1)
+        assert response.startswith(b"HTTP/1.1 101"), response
+        self.events: list[dict[str, Any]] = []
+        self.next_id = 0
+
+    def _exact(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("DevTools connection closed")
+            data += chunk
+        return data
+
+    def _send_frame(self, payload: bytes, opcode: int = 0x1) -> None:
+        head = bytes([0x80 | opcode])
+        n = len(payload)
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 1 << 16:
+            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        mask = os.urandom(4)
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def _receive(self) -> dict[str, Any]:
+        message = b""
+        while True:
+            first, second = self._exact(2)
+            n = second & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._exact(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._exact(8))[0]
+            payload = self._exact(n)
+            opcode = first & 0x0F
+            if opcode == 0x9:  # ping
+                self._send_frame(payload, 0xA)
+                continue
+            if opcode == 0x8:
+                raise ConnectionError("DevTools connection closed")
+            message += payload
+            if first & 0x80:  # final fragment
+                return json.loads(message)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        self._send_frame(json.dumps({"id": self.next_id, "method": method, "params": params}).encode())
+        while True:
+            message = self._receive()
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def wait_for(self, method: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events if e.get("method") == method]
+            if found:
+                return found[0]
+            self.events.append(self._receive())
+        raise TimeoutError(method)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+
+def _write_run(root: Path) -> None:
+    rng = np.random.default_rng(3)
+    labels = np.arange(N) % 2
+    ids = tuple(f"img{i:03d}" for i in range(N))
+    for row, (skill, latency) in ROWS.items():
+        p1 = 1.0 / (1.0 + np.exp(-(skill * (2 * labels - 1) + rng.normal(size=N))))
+        proba = np.stack([1 - p1, p1], axis=1)
+        cell = root / f"{row}-s0"
+        atomic_write_json(
+            cell / "config.json", {"classes": list(CLASSES), "row": row, "seed": 0, "model": {"plugin": row}}
+        )
+        metrics = {f"test.{k}": v for k, v in classification_metrics(labels, proba, CLASSES).items()}
+        atomic_write_json(cell / "metrics.json", metrics | {"test.latency_ms": latency, "params": 1000.0 * latency})
+        write_predictions(cell, "test", PredictionSet(CLASSES, ids, labels, proba))
+        thumbs = rng.integers(0, 256, (N, 16, 16, 3), dtype=np.uint8)
+        atomic_save_npz(cell / "thumbs_test.npz", sample_ids=np.array(ids), images=thumbs)
+        atomic_write_json(cell / "status.json", {"status": "done"})
+
+
+@pytest.fixture()
+def browser(tmp_path: Path):
+    profile = tmp_path / "profile"
+    proc = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--window-size=1280,900",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text().count("\n") >= 1):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("chromium did not start its DevTools endpoint")
+            time.sleep(0.05)
+        port = int(port_file.read_text().splitlines()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
+            pages = [t for t in json.load(answer) if t["type"] == "page"]
+        tools = DevTools(pages[0]["webSocketDebuggerUrl"])
+        yield tools
+        tools.sock.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _click(tools: DevTools, selector: str) -> None:
+    """A real mouse click in the middle of the element."""
+    box = tools.evaluate(
+        f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
+        " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+    )
+    for kind in ("mousePressed", "mouseReleased"):
+        tools.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+
+
+def _order(tools: DevTools, table: str) -> list[str]:
+    return tools.evaluate(
+        f"Array.from(document.querySelectorAll('table.{table} tbody tr')).map(r => r.cells[1].querySelector('a').textContent.trim())"
+    )
+
+
+def _errors(events: list[dict[str, Any]]) -> list[Any]:
+    errors = []
+    for e in events:
+        method, params = e.get("method"), e.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            errors.append(params)
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert", "warning"):
+            errors.append(params)
+        elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
+            errors.append(params["entry"])
+    return errors
+
+
+def test_leaderboard_sorts_in_chromium_without_errors(browser: DevTools, tmp_path: Path) -> None:
+    _write_run(tmp_path / "runs" / "web")
+    out = tmp_path / "board"
+    build_leaderboard(load_run(tmp_path / "runs" / "web"), out, rank_by="test.f1_macro", title="Browser check")
+    results = json.loads((out / "results.json").read_text())
+    ranked = [r["row"] for r in results["rows"]]
+    by_ece = sorted(
+        ranked, key=lambda r: next(x for x in results["rows"] if x["row"] == r)["metrics"]["test.ece"]["mean"]
+    )
+    assert ranked == ["b-model", "c-model", "a-model"]
+
+    for domain in ("Runtime", "Log", "Page"):
+        browser.call(f"{domain}.enable")
+    browser.call("Page.navigate", url=(out / "index.html").resolve().as_uri())
+    browser.wait_for("Page.loadEventFired")
+    assert _order(browser, "ranking") == ranked
+
+    _click(browser, "table.ranking thead th:nth-child(2)")  # the row names: alphabetical first
+    assert _order(browser, "ranking") == sorted(ranked)
+    _click(browser, "table.ranking thead th:nth-child(2)")  # again: reversed
+    assert _order(browser, "ranking") == sorted(ranked, reverse=True)
+    _click(browser, "table.calibration thead th:nth-child(3)")  # test.ece: lower is better, ascending first
+    assert _order(browser, "calibration") == by_ece
+    assert (
+        browser.evaluate("document.querySelector('table.calibration thead th:nth-child(3)').getAttribute('aria-sort')")
+        == "ascending"
+    )
+    assert browser.evaluate("document.querySelectorAll('.gallery img').length") > 0
+
+    shot = base64.b64decode(browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"])
+    path = tmp_path / "leaderboard.png"
+    path.write_bytes(shot)
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack("!II", shot[16:24])  # IHDR
+    assert width >= 1000 and height >= 800 and len(shot) > 20_000
+    time.sleep(0.2)  # let late console messages arrive
+    browser.call("Runtime.evaluate", expression="1")
+    assert _errors(browser.events) == []
