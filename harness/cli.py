@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.compare import add_compare_parser, cmd_compare
 from harness.errors import ConfigError, HarnessError
 
 
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("files", type=Path, nargs="+", help="experiment TOML files")
 
     sub.add_parser("plugins", help="list every plugin, its origin and version, and what it registers")
+    add_compare_parser(sub)
     return parser
 
 
@@ -119,7 +121,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard,
+            "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,7 +153,8 @@ def _include(cells: list[CellSpec], base: dict[str, Any], entry: dict[str, Any],
     return out
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A folder-safe, lower-case form of ``text``."""
     return re.sub(r"[^a-z0-9_.]+", "-", text.lower()).strip("-")[:80] or "cell"
 
 
@@ -182,7 +183,7 @@ def make_cell(spec: CellSpec, fingerprint: str, plugin_versions: dict[str, str],
     row_config = {k: v for k, v in spec.config.items() if k != "seed"}
     label = label or row_label(spec)
     return Cell(
-        id=f"{_slug(label)}-s{seed}-{key[:8]}",
+        id=f"{slug(label)}-s{seed}-{key[:8]}",
         key=key,
         row=label,
         seed=seed,

@@ -21,6 +21,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness_metrics",
     "harness_cats",
     "harness_gain",
+    "harness_ensembles",
 )
 """Built-in plugin modules, registered exactly like third-party ones."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import platform
 import subprocess
@@ -123,7 +124,8 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
         if states[cell.id] == "failed":
             echo(f"{prefix}: failed before, running again")
         data = the_plan.datasets[the_plan.dataset_of[cell.id]]
-        _run_one(cell, data, plugins, root / cell.id, experiment.select_by, show_progress, prefix, echo)
+        _run_one(cell, data, plugins, root / cell.id, experiment.select_by, show_progress, prefix, echo,
+                 experiment.tta)
     meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     meta["device"] = experiment.train.get("device", "cpu")
     atomic_write_json(root / "run.json", meta)
@@ -131,7 +133,7 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
 
 
 def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_dir: Path, select_by: str,
-             show_progress: bool, prefix: str, echo: Callable[[str], None]) -> None:
+             show_progress: bool, prefix: str, echo: Callable[[str], None], tta: dict[str, Any] | None) -> None:
     from harness.train.cell import run_cell
 
     if "tune" in cell.config:  # other workers may share this folder: never delete it under them
@@ -139,6 +141,8 @@ def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_di
         cell_dir.mkdir(parents=True, exist_ok=True)
     elif (cell_dir / RESUME_FILE).exists() and not (cell_dir / STATUS).exists():
         echo(f"{prefix}: interrupted before, continuing from its last finished epoch")
+        for leftover in cell_dir.glob(".*.tmp"):  # a write the kill cut short
+            leftover.unlink(missing_ok=True)
     else:
         reset_cell_dir(cell_dir)
         cell_dir.mkdir(parents=True)
@@ -164,10 +168,10 @@ def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_di
 
             metrics = run_tuned_cell(cell, data, plugins.registries, cell_dir, cell_dir.parent,
                                      experiment=cell_dir.parent.name, select_by=select_by, echo=echo,
-                                     run_cell=run_cell, show_progress=show_progress)
+                                     run_cell=functools.partial(run_cell, tta=tta), show_progress=show_progress)
         else:
             metrics = run_cell(cell, data, plugins.registries, cell_dir, select_by=select_by, on_epoch=on_epoch,
-                               show_progress=show_progress)
+                               show_progress=show_progress, tta=tta)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded and the matrix goes on
@@ -190,6 +194,10 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
 
     run = load_run(root)
     ids = {c.id for c in the_plan.cells}
+    if experiment.ensembles or experiment.tta:  # finished ones are reused: this never trains
+        from harness.ensembles import build_derived
+
+        ids |= set(build_derived(root, the_plan.cells, experiment, plugins.registries))
     run.cells = {k: v for k, v in run.cells.items() if k in ids}
     return build_leaderboard(run, Path(out_dir), rank_by=experiment.rank_by, title=experiment.name,
                              select_by=experiment.select_by,

@@ -135,7 +135,7 @@ EARLY_STOPPING = {
 
 AUGMENT = {
     name: Field("float", None, lambda v: 0 <= v <= 1, "must be a probability between 0 and 1")
-    for name in ("hflip", "vflip", "rot90")
+    for name in ("hflip", "vflip", "rot90", "resized_crop", "color_jitter", "noise")
 }
 
 ENSEMBLE_FIXED = ("plugin", "name", "members", "across_seeds")

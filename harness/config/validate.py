@@ -172,12 +172,19 @@ def _check_ensembles(problems: Problems, data: Any, plugins: Plugins) -> list[di
 
 def _check_tta(problems: Problems, data: Any, plugins: Plugins) -> dict[str, Any]:
     tta = F.check_section(problems, "tta", data, F.TTA)
+    from harness.tta import check_tta
+
     registry = plugins.registry("tta")
+    unknown = False
     for key in ("views", "merge"):
         names = tta.get(key, [])
         for name in [names] if isinstance(names, str) else names:
             if name not in registry:
+                unknown = True
                 problems.add(f"tta.{key}", registry.unknown_message(name))
+    if not unknown:
+        for key, message in check_tta(tta, registry):
+            problems.add(f"tta.{key}" if key else "tta", message)
     return tta
 
 

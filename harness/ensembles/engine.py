@@ -20,7 +20,7 @@ from harness.ensembles import folders
 from harness.ensembles.members import MemberData, load_members, member_groups
 from harness.ensembles.report import analyse
 from harness.errors import HarnessError
-from harness.matrix import Cell, _slug, digest
+from harness.matrix import Cell, digest, slug
 from harness.predictions import PredictionSet
 from harness.store import Run, load_run, read_cell
 
@@ -62,10 +62,11 @@ def build_ensembles(run_root: Path, cells: list[Cell], specs: tuple[dict[str, An
     run = load_run(run_root)
     built = []
     for spec in specs:
+        across = bool(spec.get("across_seeds", False))
         try:
-            groups = member_groups(cells, spec.get("members", "*"), bool(spec.get("across_seeds", False)))
-        except HarnessError as exc:  # the block fails as a whole, one folder per seed
-            groups = [(seed, exc) for seed in dict.fromkeys(c.seed for c in cells)]
+            groups = member_groups(cells, spec.get("members", "*"), across)
+        except HarnessError as exc:  # the block fails as a whole, in each folder it would have made
+            groups = [(seed, exc) for seed in (["all"] if across else dict.fromkeys(c.seed for c in cells))]
         for seed, group in groups:
             folder_id = _build_one(run_root, run, spec, seed, group, registries)
             built.append(folder_id)
@@ -81,7 +82,7 @@ def _build_one(run_root: Path, run: Run, spec: dict[str, Any], seed: Any, group:
     done = [] if isinstance(group, HarnessError) else [c for c in group if read_cell(run_root / c.id).status == "done"]
     stamps = [folders.stamp(run_root / c.id, PREDICTION_FILES) for c in done]
     key = digest({"spec": spec, "members": [c.key for c in done], "predictions": stamps}, 16)
-    folder_id = f"ens-{_slug(str(spec['name']))}-{'all' if seed == 'all' else f's{seed}'}-{key[:8]}"
+    folder_id = f"ens-{slug(str(spec['name']))}-{'all' if seed == 'all' else f's{seed}'}-{key[:8]}"
     folder = run_root / folder_id
     if folders.reusable(folder, key):
         return folder_id

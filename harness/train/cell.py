@@ -55,7 +55,8 @@ def _thumbnails(data: SplitTensors, proba: np.ndarray, num_classes: int) -> dict
 
 
 def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir: Path, *, select_by: str,
-             on_epoch: Callable[[int, dict[str, Any]], None], show_progress: bool = True) -> dict[str, float]:
+             on_epoch: Callable[[int, dict[str, Any]], None], show_progress: bool = True,
+             tta: dict[str, Any] | None = None) -> dict[str, float]:
     """Train (continuing from ``resume.pt`` if an earlier run was interrupted), select, predict val
     and test, and write everything but ``status.json``."""
     from tqdm import tqdm
@@ -86,6 +87,13 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
                              num_epochs=train["epochs"])
         seconds = time.perf_counter() - t0
         write_predictions(cell_dir, split, pred)
+        if tta and split in tta.get("splits", ("val", "test")):
+            from harness.tta import store_tta
+
+            tta_seconds = store_tta(c.model, data, cell_dir, split, tta["views"], normalize=normalize,
+                                    batch_size=train["eval_batch_size"], device=device, registries=registries)
+            if split == "test":
+                metrics["test.tta_infer_seconds"] = tta_seconds
         metrics.update(compute_metrics(pred, c.metric_fns, split))
         metrics[f"{split}.loss"] = loss
         if split == "test":

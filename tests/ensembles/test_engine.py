@@ -213,3 +213,23 @@ def test_tta_rows_merge_and_search_on_validation(run, registries):
     assert search.config["val_gain"] == pytest.approx(0.5) and search.config["cost_multiplier"] == 2
     assert search.metrics["test.accuracy"] == 1.0 and search.metrics["cost.infer_seconds"] == pytest.approx(2.0)
     assert build_tta_rows(root, cells, tta, registries, select_by="val.accuracy") == ids
+
+
+def test_out_of_fold_predictions_are_preferred_for_fitting(tmp_path, registries):
+    rng = np.random.default_rng(2)
+    y = {split: rng.integers(0, 3, 60) for split in ("val", "test", "oof")}
+    ids = {split: [f"{split}{i}" for i in range(60)] for split in y}
+    cells = [Cell(id=f"m{i}-s0-00000000", key=f"k{i}", row=f"m{i}", seed=0, config={}) for i in range(2)]
+    sharp = {s: PredictionSet(CLASSES, tuple(ids[s]), y[s], 0.9 * np.eye(3)[y[s]] + 0.1 / 3) for s in y}
+    noise = {s: PredictionSet(CLASSES, tuple(ids[s]), y[s], rng.dirichlet(np.ones(3), 60)) for s in y}
+    store_cell(tmp_path, cells[0], sharp["val"], noise["test"])  # great on val only
+    store_cell(tmp_path, cells[1], noise["val"], sharp["test"])  # great on out-of-fold and test
+    spec = ({"plugin": "weighted", "name": "w", "ensemble_size": 4},)
+    (val_fit,) = build_ensembles(tmp_path, cells, spec, registries)
+    assert load_run(tmp_path).cells[val_fit].config["weights"] == [1.0, 0.0]
+    write_predictions(tmp_path / cells[0].id, "oof", noise["oof"])
+    write_predictions(tmp_path / cells[1].id, "oof", sharp["oof"])
+    (oof_fit,) = build_ensembles(tmp_path, cells, spec, registries)
+    cell = load_run(tmp_path).cells[oof_fit]
+    assert cell.config["fit_split"] == "oof" and cell.config["weights"] == [0.0, 1.0]
+    assert cell.metrics["test.accuracy"] == 1.0

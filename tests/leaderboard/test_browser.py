@@ -210,9 +210,9 @@ def _errors(events: list[dict[str, Any]]) -> list[Any]:
         method, params = e.get("method"), e.get("params", {})
         if method == "Runtime.exceptionThrown":
             errors.append(params)
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert", "warning"):
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
             errors.append(params)
-        elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
             errors.append(params["entry"])
     return errors
 

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import optuna
@@ -28,10 +29,13 @@ def postgres(tmp_path):
     if PG_BIN is None or not (PG_BIN / "initdb").exists():
         pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
     try:
-        import psycopg2  # noqa: F401
+        import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg2 is not installed (pip install psycopg2-binary)")
-    data = tmp_path / "pgdata"
+        pytest.skip("psycopg is not installed (pip install 'harness[postgres]')")
+    # pytest's tmp folders are private to root; the server runs as the postgres user
+    base = Path(tempfile.mkdtemp(prefix="harness-pg-"))
+    base.chmod(0o755)
+    data = base / "pgdata"
     data.mkdir()
     shutil.chown(data, "postgres", "postgres")
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -46,6 +50,7 @@ def postgres(tmp_path):
     finally:
         subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_two_workers_complete_exactly_n_trials(postgres, tiny_experiment, tmp_path):
