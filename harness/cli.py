@@ -94,7 +94,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     the_plan, root = run_experiment(experiment, plugins, runs_dir=args.runs_dir, fresh=args.fresh,
                                     show_progress=show, echo=lambda s: print(s, flush=True))
-    board = publish(experiment, the_plan, root, plugins, args.leaderboards_dir / experiment.name)
+    board = publish(experiment, the_plan, root, plugins, args.leaderboards_dir / experiment.name,
+                    echo=lambda s: print(s, flush=True))
     print()
     print(terminal_table(board))
     print(f"\nleaderboard: {args.leaderboards_dir / experiment.name / 'index.html'}")

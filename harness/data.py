@@ -91,3 +91,37 @@ def fingerprint_splits(dataset: Dataset) -> str:
         if s.masks is not None:
             h.update(np.ascontiguousarray(s.masks).tobytes())
     return h.hexdigest()[:16]
+
+
+def _concat(a: Split, b: Split) -> Split:
+    def both(x, y):
+        return None if x is None or y is None else np.concatenate([x, y])
+
+    meta = (a.meta + b.meta) if a.meta is not None and b.meta is not None else None
+    return Split(np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]),
+                 a.sample_ids + b.sample_ids, both(a.masks, b.masks), both(a.has_mask, b.has_mask), meta)
+
+
+def _take(split: Split, index: np.ndarray) -> Split:
+    def pick(x):
+        return None if x is None else x[index]
+
+    meta = tuple(split.meta[i] for i in index) if split.meta is not None else None
+    return Split(split.images[index], split.labels[index], tuple(split.sample_ids[i] for i in index),
+                 pick(split.masks), pick(split.has_mask), meta)
+
+
+def fold_dataset(dataset: Dataset, k: int, index: int, seed: int = 0) -> Dataset:
+    """Fold ``index`` of a stratified ``k``-fold split of train + val; test is unchanged.
+
+    The fold's samples become the validation split (its out-of-fold predictions), the
+    other folds the training split. Folds depend on ``seed`` only, not on training seeds,
+    so every configuration sees the same folds.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    pool = _concat(dataset.train, dataset.val)
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(pool)), pool.labels)
+    train_index, val_index = list(folds)[index]
+    return Dataset(dataset.classes, _take(pool, np.sort(train_index)), _take(pool, np.sort(val_index)), dataset.test,
+                   fingerprint=hashlib.sha256(f"{dataset.fingerprint}/fold{index}of{k}/{seed}".encode()).hexdigest()[:16])

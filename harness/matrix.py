@@ -190,3 +190,15 @@ def make_cell(spec: CellSpec, fingerprint: str, plugin_versions: dict[str, str],
         config=spec.config,
         row_key=digest({"config": row_config, "data": fingerprint}, 12),
     )
+
+
+def fold_cell(parent: Cell, k: int, index: int) -> Cell:
+    """The cell that trains fold ``index`` of ``k`` of ``parent``'s configuration (k-fold ensembles)."""
+    return Cell(
+        id=f"{parent.id}-fold{index + 1}of{k}",
+        key=digest({"parent": parent.key, "k": k, "index": index}, 16),
+        row=parent.row,
+        seed=parent.seed,
+        config={**parent.config, "fold": {"k": k, "index": index}},
+        row_key=parent.row_key,
+    )

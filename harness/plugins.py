@@ -17,6 +17,7 @@ from harness.registry import Registry
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness_timm",
     "harness_data",
+    "harness_datasets",
     "harness_train",
     "harness_metrics",
     "harness_cats",

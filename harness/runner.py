@@ -16,9 +16,9 @@ from typing import Any
 
 from harness import __version__
 from harness.config import Experiment
-from harness.data import Dataset
+from harness.data import Dataset, fold_dataset
 from harness.errors import HarnessError
-from harness.matrix import Cell, CellSpec, make_cell, row_label
+from harness.matrix import Cell, CellSpec, fold_cell, make_cell, row_label
 from harness.plugins import Plugins
 from harness.store import RESUME as RESUME_FILE
 from harness.store import STATUS, atomic_write_json, load_run, read_cell, reset_cell_dir
@@ -26,9 +26,13 @@ from harness.store import STATUS, atomic_write_json, load_run, read_cell, reset_
 
 @dataclass
 class Plan:
-    """Cells with the data they need; a dataset that failed to build fails its cells."""
+    """Cells with the data they need; a dataset that failed to build fails its cells.
+
+    ``folds`` are the extra cells k-fold ensembles train; they are not leaderboard rows.
+    """
 
     cells: list[Cell]
+    folds: list[Cell] = field(default_factory=list)
     datasets: dict[str, Dataset | HarnessError] = field(default_factory=dict)
     dataset_of: dict[str, str] = field(default_factory=dict)  # cell id -> dataset key
 
@@ -62,7 +66,28 @@ def plan(experiment: Experiment, plugins: Plugins) -> Plan:
         cell = make_cell(spec, fingerprint, versions, label)
         result.cells.append(cell)
         result.dataset_of[cell.id] = key
+    for parent, k in kfold_parents(experiment, result.cells, plugins):
+        for index in range(k):
+            fold = fold_cell(parent, k, index)
+            result.folds.append(fold)
+            result.dataset_of[fold.id] = result.dataset_of[parent.id]
     return result
+
+
+def kfold_parents(experiment: Experiment, cells: list[Cell], plugins: Plugins) -> list[tuple[Cell, int]]:
+    """``(cell, k)`` for every cell a k-fold ensemble block asks to train in folds."""
+    import fnmatch
+
+    out = []
+    registry = plugins.registry("ensembles")
+    for spec in experiment.ensembles:
+        if spec["plugin"] not in registry or getattr(registry.get(spec["plugin"]), "source", "") != "folds":
+            continue
+        globs = [spec["members"]] if isinstance(spec["members"], str) else spec["members"]
+        k = int(spec.get("k", 5))
+        out += [(c, k) for c in cells if any(fnmatch.fnmatchcase(c.row, g) for g in globs)]
+    unique = {(c.id, k): (c, k) for c, k in out}  # two blocks naming the same cell and k train it once
+    return list(unique.values())
 
 
 def _unique_labels(specs: tuple[CellSpec, ...]) -> list[str]:
@@ -90,13 +115,22 @@ def _git_commit() -> str:
 
 
 def _run_metadata(experiment: Experiment, started: str) -> dict[str, Any]:
+    import importlib.metadata
+
     import torch
 
+    packages = {}
+    for name in ("torch", "timm", "numpy", "scikit-learn", "optuna", "pandas"):
+        try:
+            packages[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
     return {
         "experiment": experiment.name,
         "file": str(experiment.path),
         "harness_version": __version__,
         "torch_version": torch.__version__,
+        "packages": packages,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "git_commit": _git_commit(),
@@ -109,14 +143,16 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
     """Run every cell that is not done yet; returns the plan and the experiment's run folder."""
     root = Path(runs_dir) / experiment.name
     the_plan = plan(experiment, plugins)
-    states = {c.id: read_cell(root / c.id).status for c in the_plan.cells}
-    todo = [c for c in the_plan.cells if fresh or states[c.id] != "done"]
-    echo(f"experiment {experiment.name}: {len(the_plan.cells)} cells, {len(the_plan.cells) - len(todo)} done, "
+    everything = the_plan.cells + the_plan.folds
+    states = {c.id: read_cell(root / c.id).status for c in everything}
+    todo = [c for c in everything if fresh or states[c.id] != "done"]
+    folds = f" (+{len(the_plan.folds)} k-fold cells)" if the_plan.folds else ""
+    echo(f"experiment {experiment.name}: {len(the_plan.cells)} cells{folds}, {len(everything) - len(todo)} done, "
          f"{len(todo)} to run -> {root}")
     meta = _run_metadata(experiment, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     root.mkdir(parents=True, exist_ok=True)
-    total = len(the_plan.cells)
-    for n, cell in enumerate(the_plan.cells, start=1):
+    total = len(everything)
+    for n, cell in enumerate(everything, start=1):
         prefix = f"[{n}/{total}] {cell.id}"
         if cell not in todo:
             echo(f"{prefix}: skipped (done)")
@@ -152,6 +188,8 @@ def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_di
     try:
         if isinstance(data, HarnessError):
             raise data
+        if "fold" in cell.config:
+            data = fold_dataset(data, cell.config["fold"]["k"], cell.config["fold"]["index"])
         config["classes"] = list(data.classes)
         config["data_fingerprint"] = data.fingerprint
         atomic_write_json(cell_dir / "config.json", config)
@@ -188,16 +226,17 @@ def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_di
     plugins.hook.harness_cell_finish(cell=cell, metrics=metrics)
 
 
-def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins, out_dir: Path):
+def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins, out_dir: Path,
+            echo: Callable[[str], None] | None = None):
     """Write the leaderboard of the cells of this matrix (stale cells of older configs left out)."""
     from harness.leaderboard import build_leaderboard
 
-    run = load_run(root)
     ids = {c.id for c in the_plan.cells}
     if experiment.ensembles or experiment.tta:  # finished ones are reused: this never trains
         from harness.ensembles import build_derived
 
-        ids |= set(build_derived(root, the_plan.cells, experiment, plugins.registries))
+        ids |= set(build_derived(root, the_plan.cells, experiment, plugins.registries, echo=echo))
+    run = load_run(root)
     run.cells = {k: v for k, v in run.cells.items() if k in ids}
     return build_leaderboard(run, Path(out_dir), rank_by=experiment.rank_by, title=experiment.name,
                              select_by=experiment.select_by,

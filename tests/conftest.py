@@ -49,7 +49,7 @@ n_test = 16
 epochs = {epochs}
 batch_size = 16
 optimizer = {{ name = "adam", lr = 1e-2 }}
-scheduler = "cosine"
+scheduler = {scheduler}
 """
 
 
@@ -57,7 +57,9 @@ scheduler = "cosine"
 def tiny_experiment(write_toml):
     """An experiment over small third-party toy models; extra TOML is appended."""
 
-    def make(models: str, *, name: str = "tiny", seeds: str = "[0]", epochs: int = 2) -> Path:
-        return write_toml(TINY.format(name=name, seeds=seeds, epochs=epochs) + textwrap.dedent(models), f"{name}.toml")
+    def make(models: str, *, name: str = "tiny", seeds: str = "[0]", epochs: int = 2,
+             scheduler: str = '"cosine"') -> Path:
+        text = TINY.format(name=name, seeds=seeds, epochs=epochs, scheduler=scheduler)
+        return write_toml(text + textwrap.dedent(models), f"{name}.toml")
 
     return make

@@ -151,7 +151,7 @@ def test_plugins_command_lists_origins(tmp_path):
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
     assert lines["toy"].split()[1:4] == ["harness-toy-plugin", "0.3.1", "entry"]
     assert "models: toy-cnn, toy-exploding" in lines["toy"]
-    assert "models: timm" in lines["harness_timm"]
+    assert "models: convnext-attention, timm" in lines["harness_timm"]
     assert "datasets: " in proc.stdout and "synthetic-defects" in proc.stdout and "csv" in proc.stdout
     assert "losses: ce, focal, weighted_ce" in proc.stdout
     assert "optimizers: adam, adamw, sgd" in proc.stdout

@@ -18,6 +18,7 @@ import numpy as np
 from harness.config.fields import ENSEMBLE_FIXED
 from harness.ensembles import folders
 from harness.ensembles.members import MemberData, load_members, member_groups
+from harness.ensembles.members import patterns as member_patterns
 from harness.ensembles.report import analyse
 from harness.errors import HarnessError
 from harness.matrix import Cell, digest, slug
@@ -59,12 +60,29 @@ def build_ensembles(run_root: Path, cells: list[Cell], specs: tuple[dict[str, An
     run_root = Path(run_root)
     if not specs:
         return []
-    run = load_run(run_root)
     built = []
+    candidates = list(cells)  # k-fold rows join them, so a later block can stack them on out-of-fold data
     for spec in specs:
+        source = getattr(registries["ensembles"].get(spec["plugin"]), "source", "cells")
+        if source != "cells":  # members made by training: k-fold models, snapshots
+            from harness.ensembles.trained import as_cells, build_trained_rows
+
+            ids = build_trained_rows(run_root, cells, spec, source, registries)
+            built += ids
+            if source == "folds":
+                candidates += as_cells(run_root, ids)
+            if echo:
+                for folder_id in ids:
+                    status = read_cell(run_root / folder_id)
+                    echo(f"ensemble {spec['name']} ({folder_id}): {status.status}"
+                         + (f": {status.reason}" if status.reason else ""))
+            continue
         across = bool(spec.get("across_seeds", False))
+        run = load_run(run_root)
         try:
-            groups = member_groups(cells, spec.get("members", "*"), across)
+            # k-fold rows join only when named ("ensemble kfold*"): "*" keeps meaning the matrix's rows
+            named = [m for m in member_patterns(spec.get("members", "*")) if m.startswith("ensemble")]
+            groups = member_groups(candidates if named else cells, spec.get("members", "*"), across)
         except HarnessError as exc:  # the block fails as a whole, in each folder it would have made
             groups = [(seed, exc) for seed in (["all"] if across else dict.fromkeys(c.seed for c in cells))]
         for seed, group in groups:

@@ -6,8 +6,10 @@ embedded PNG figures, no external requests), ``results.json``, ``results.csv`` a
 ``wrong/<row>_<split>.csv``; ``terminal_table(leaderboard)`` gives the same ranking as
 text. Every metric that the stored predictions determine comes with a bootstrap
 interval, rows are tested against the top row, and rows on the latency/quality Pareto
-front are marked (:mod:`harness.leaderboard.statistics`). pandas, matplotlib and jinja2
-load only when a leaderboard is built.
+front are marked (:mod:`harness.leaderboard.statistics`). Tuned rows show their Optuna
+studies (:mod:`harness.leaderboard.tuning`); ensemble and TTA rows rank beside single
+models with their members, weights, cost and analysis (:mod:`harness.leaderboard.derived`).
+pandas, matplotlib and jinja2 load only when a leaderboard is built.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def build_leaderboard(
     """
     from harness.leaderboard.aggregate import summarise
     from harness.leaderboard.export import results_csv, results_dict
-    from harness.leaderboard.figures import all_figures, pareto_figure
+    from harness.leaderboard.figures import all_figures, ensemble_figures, pareto_figure, tuning_figures
     from harness.leaderboard.render import render_html
     from harness.leaderboard.samples import PredictionStore
     from harness.leaderboard.statistics import add_statistics
@@ -77,21 +79,32 @@ def build_leaderboard(
     wrong_files, wrong_tables = write_wrong_files(leaderboard, run, store, out_dir)
     leaderboard = dataclasses.replace(leaderboard, wrong_files=wrong_files, out_dir=out_dir)
     galleries = {
-        row: gallery(wrong_tables.get(row), thumbnails([run.cells[c] for c in detail.cells]))
+        # a derived row stores no images: its members' (or source's) thumbnails show the same samples
+        row: gallery(wrong_tables.get(row), thumbnails([run.cells[c] for c in _with_sources(run, detail)]))
         for row, detail in leaderboard.details.items()
     }
     board_figures = [f for f in (pareto_figure(leaderboard),) if f is not None]
+    extra_figures = {
+        row: {"tuning": tuning_figures(detail), "ensemble": ensemble_figures(detail)}
+        for row, detail in leaderboard.details.items()
+    }
     html = render_html(
         leaderboard,
         all_figures(run, leaderboard, select_by, store),
         jinja_hook,
         galleries=galleries,
         board_figures=board_figures,
+        extra_figures=extra_figures,
     )
     atomic_write_text(out_dir / "results.csv", results_csv(leaderboard))
     atomic_write_json(out_dir / "results.json", results_dict(leaderboard))
     atomic_write_text(out_dir / "index.html", html)  # last: the page presents the files above
     return leaderboard
+
+
+def _with_sources(run: Run, detail: RowDetail) -> list[str]:
+    """The row's cells, then the stored cells it was built from."""
+    return [*detail.cells, *(c for c in detail.sources if c in run.cells and c not in detail.cells)]
 
 
 def terminal_table(leaderboard: Leaderboard) -> str:

@@ -19,7 +19,9 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.leaderboard.board import Leaderboard, RowDetail
+from harness.leaderboard.derived import ensemble_info, row_kind, tta_info
 from harness.leaderboard.samples import PredictionStore
+from harness.leaderboard.tuning import row_tuning
 from harness.metrics import confusion_matrix, lower_is_better
 from harness.store import CellRecord, Run
 
@@ -129,7 +131,15 @@ def calibration_columns(metrics: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def describe_model(config: dict[str, Any]) -> str:
-    """``timm (arch=convnext_atto, drop_rate=0.1)`` from a cell config's ``model`` entry."""
+    """``timm (arch=convnext_atto, drop_rate=0.1)`` from a cell config's ``model`` entry.
+
+    Derived rows name their method: ``soft-voting`` or ``weighted (ensemble_size=20)``
+    for an ensemble, ``tta (mean)`` or ``tta (view search)`` for a TTA row.
+    """
+    if config.get("kind") == "ensemble":
+        return describe_model({"model": {**(config.get("options") or {}), "plugin": config.get("plugin", "?")}})
+    if config.get("kind") == "tta":
+        return "tta (view search)" if "chosen_views" in config else f"tta ({config.get('merge') or '?'})"
     model = config.get("model")
     if isinstance(model, dict):
         options = ", ".join(f"{k}={_option_text(v)}" for k, v in sorted(model.items()) if k != "plugin")
@@ -160,11 +170,23 @@ def per_class_table(line: pd.Series, classes: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.Index(list(classes), name="class"))
 
 
-def _details(store: PredictionStore, ranked: pd.DataFrame, by_row: dict[str, list[CellRecord]]) -> dict[str, RowDetail]:
+def _sources(cells: list[CellRecord]) -> tuple[str, ...]:
+    """The cells a derived row was built from, in first-seen order."""
+    found: list[str] = []
+    for cell in cells:
+        ids = cell.config.get("members") or ([cell.config["source"]] if cell.config.get("source") else [])
+        found += [str(i) for i in ids if str(i) not in found]
+    return tuple(found)
+
+
+def _details(
+    run: Run, store: PredictionStore, ranked: pd.DataFrame, by_row: dict[str, list[CellRecord]]
+) -> dict[str, RowDetail]:
     details: dict[str, RowDetail] = {}
     for _, line in ranked.iterrows():
         cells = by_row[line["row"]]
         first = cells[0]
+        kind = row_kind(cells)
         details[line["row"]] = RowDetail(
             row=line["row"],
             model=describe_model(first.config),
@@ -173,6 +195,11 @@ def _details(store: PredictionStore, ranked: pd.DataFrame, by_row: dict[str, lis
             classes=first.classes,
             per_class=per_class_table(line, first.classes),
             confusion=row_confusion(store, cells),
+            kind=kind,
+            sources=_sources(cells),
+            tuning=row_tuning(cells),
+            ensemble=ensemble_info(run, cells) if kind == "ensemble" else None,
+            tta=tta_info(run, cells) if kind == "tta" else None,
         )
     return details
 
@@ -217,7 +244,7 @@ def summarise(
         shown=shown_metrics(metrics, rank_by),
         efficiency=efficiency_columns(metrics),
         calibration=calibration_columns(metrics),
-        details=_details(store, rows, by_row),
+        details=_details(run, store, rows, by_row),
         failed=tuple({"cell": c.id, "reason": c.reason} for c in cells if c.status == "failed"),
         incomplete=tuple(c.id for c in cells if c.status not in ("done", "failed")),
         meta=dict(run.meta),

@@ -28,6 +28,13 @@ class RowDetail:
             ``support``: test-split means over seeds (NaN where not recorded).
         confusion: ``[K, K]`` test confusion matrix summed over seeds, or None when
             no cell of the row stored test predictions.
+        kind: ``"model"`` (trained cells), ``"ensemble"`` or ``"tta"``.
+        sources: the cells a derived row was built from (ensemble members, the TTA
+            row's source cells), whose thumbnails serve its gallery.
+        tuning: the row's Optuna studies (:func:`harness.leaderboard.tuning.row_tuning`),
+            or None when it was not tuned.
+        ensemble: :func:`harness.leaderboard.derived.ensemble_info` of an ensemble row.
+        tta: :func:`harness.leaderboard.derived.tta_info` of a TTA row.
     """
 
     row: str
@@ -37,6 +44,11 @@ class RowDetail:
     classes: tuple[str, ...]
     per_class: pd.DataFrame
     confusion: np.ndarray | None
+    kind: str = "model"
+    sources: tuple[str, ...] = ()
+    tuning: dict[str, Any] | None = None
+    ensemble: dict[str, Any] | None = None
+    tta: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ import dataclasses
 import math
 from typing import Any
 
-from harness.leaderboard.board import Leaderboard
+from harness.leaderboard.board import Leaderboard, RowDetail
+from harness.leaderboard.tuning import tuning_entry
 
-FORMAT = 2  # results.json layout version: 2 added intervals, paired tests and the run folder
+FORMAT = 3  # results.json layout: 2 added intervals, paired tests and the run folder; 3 tuning and ensembles
 
 
 def _finite(value: Any) -> float | None:
@@ -35,6 +36,33 @@ def _paired_entries(leaderboard: Leaderboard, row: str) -> dict[str, dict[str, A
     return out
 
 
+def _ensemble_entry(ensemble: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An ensemble row's summary; each folder's own analysis stays in its ``analysis.json``."""
+    if ensemble is None:
+        return None
+    folders = []
+    for f in ensemble["folders"]:
+        analysis = f["analysis"] or {}
+        folders.append(
+            {k: v for k, v in f.items() if k != "analysis"}
+            | {
+                "oracle_accuracy": analysis.get("oracle_accuracy"),
+                "accuracy": (analysis.get("ensemble") or {}).get("accuracy"),
+                "mean_disagreement": analysis.get("mean_disagreement"),
+            }
+        )
+    return {k: v for k, v in ensemble.items() if k != "folders"} | {"folders": folders}
+
+
+def _kind_entries(detail: RowDetail) -> dict[str, Any]:
+    return {
+        "kind": detail.kind,
+        "tuning": tuning_entry(detail.tuning),
+        "ensemble": _ensemble_entry(detail.ensemble),
+        "tta": detail.tta,
+    }
+
+
 def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
     """Everything a reader or ``harness compare`` needs, rows in rank order.
 
@@ -47,7 +75,12 @@ def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
     "std"}`` plus ``"low"``/``"high"`` for metrics with bootstrap intervals; null where
     undefined), ``cells`` (its finished cell ids), ``fingerprints`` (split to the hash of
     its sorted ``(sample_id, label)`` pairs), ``paired`` (metric to its test against the
-    top row), ``pareto`` and ``wrong`` (split to the CSV of its wrong predictions).
+    top row), ``pareto``, ``wrong`` (split to the CSV of its wrong predictions),
+    ``kind`` (``"model"``, ``"ensemble"`` or ``"tta"``), ``tuning`` (a tuned row's
+    studies, :func:`harness.leaderboard.tuning.tuning_entry`), ``ensemble`` (members,
+    weights, cost and the averaged analysis, :func:`harness.leaderboard.derived.ensemble_info`
+    with per-folder headline numbers in place of each ``analysis.json``) and ``tta``
+    (:func:`harness.leaderboard.derived.tta_info`); each null when it does not apply.
     """
     rows = []
     for _, line in leaderboard.rows.iterrows():
@@ -63,6 +96,7 @@ def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
                 "paired": _paired_entries(leaderboard, row),
                 "pareto": bool(line.get("pareto", False)),
                 "wrong": dict(leaderboard.wrong_files.get(row, {})),
+                **_kind_entries(leaderboard.details[row]),
             }
         )
     return {

@@ -1,5 +1,7 @@
 """Gather the figures from the run store: per row the confusion matrix, the reliability
-diagram, training curves and map overlays; for the board the Pareto plot."""
+diagram, training curves and map overlays, a tuned row's optimisation history and
+parameter importances, an ensemble's disagreement and leave-one-out contributions; for
+the board the Pareto plot."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.leaderboard import plots, stat_plots
+from harness.leaderboard import ensemble_plots, plots, stat_plots, tune_plots
 from harness.leaderboard.board import Leaderboard, RowDetail
 from harness.leaderboard.samples import PredictionStore
 from harness.stats.calibration import DEFAULT_BINS, reliability_curve
@@ -155,3 +157,48 @@ def pareto_figure(leaderboard: Leaderboard) -> FigureRef | None:
         f"{value} (mean over seeds)",
     )
     return FigureRef(f"{value} against {cost}; red: the Pareto front (no row is both faster and better)", uri)
+
+
+def tuning_figures(detail: RowDetail) -> list[FigureRef]:
+    """A tuned row's optimisation history and parameter importances (none if not tuned)."""
+    tuning = detail.tuning
+    if tuning is None:
+        return []
+    figures = []
+    history = tune_plots.history_plot(tuning["seeds"], tuning["metric"], tuning["direction"])
+    if history is not None:
+        caption = (
+            f"optimisation history of {tuning['metric']}, one colour per seed: filled dots complete trials, "
+            "crosses pruned trials (at their last reported value), triangles on the bottom edge failed trials; "
+            "the line is the best completed trial so far"
+        )
+        figures.append(FigureRef(caption, history))
+    importances = tune_plots.importance_plot(tuning["seeds"])
+    if importances is not None:
+        figures.append(FigureRef("parameter importances per seed (most important first)", importances))
+    return figures
+
+
+def ensemble_figures(detail: RowDetail) -> list[FigureRef]:
+    """An ensemble row's disagreement heatmap and leave-one-out bars (none without an analysis)."""
+    analysis = (detail.ensemble or {}).get("analysis")
+    if analysis is None:
+        return []
+    n = analysis["n_folders"]
+    over = f"mean over {n} ensemble folders (seeds)" if n > 1 else "one ensemble folder"
+    labels = analysis["labels"]
+    figures = [
+        FigureRef(
+            f"share of {analysis['split']} samples on which two members predict different classes ({over})",
+            ensemble_plots.disagreement_plot(analysis["disagreement"], labels),
+        )
+    ]
+    members = analysis["members"]
+    bars = ensemble_plots.contribution_plot(
+        [m["label"] for m in members], {s: [m["contribution"][s] for m in members] for s in ("accuracy", "f1_macro")}
+    )
+    if bars is not None:
+        caption = f"leave-one-out contribution on {analysis['split']}: the ensemble's score minus the score of the "
+        caption += f"same method re-fitted without the member ({over})"
+        figures.append(FigureRef(caption, bars))
+    return figures

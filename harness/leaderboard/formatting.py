@@ -78,6 +78,23 @@ def format_cost(value: Any, name: str = "") -> str:
     return format_metric(value, name)
 
 
+def format_seconds(value: Any) -> str:
+    """A duration in seconds: three significant digits below 100 s (short runs stay readable)."""
+    if _missing(value):
+        return DASH
+    value = float(value)
+    return f"{value:.0f}" if abs(value) >= 100 else f"{float(f'{value:.3g}'):g}"
+
+
+def format_param(value: Any) -> str:
+    """A tuned parameter's value: floats to 4 significant digits, others as written."""
+    if _missing(value):
+        return DASH
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def format_sort_key(value: Any) -> str:
     """The number a sortable table orders a cell by; empty (sorted last) when missing."""
     if _missing(value):

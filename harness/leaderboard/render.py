@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from harness.leaderboard import row_extras
 from harness.leaderboard.board import Leaderboard
 from harness.leaderboard.figures import FigureRef
 from harness.leaderboard.formatting import (
@@ -23,6 +24,8 @@ from harness.leaderboard.formatting import (
     format_mean_std,
     format_metric,
     format_p,
+    format_param,
+    format_seconds,
     format_sort_key,
 )
 from harness.metrics import lower_is_better
@@ -65,6 +68,8 @@ def make_environment(jinja_hook: Callable[..., Any] | None = None) -> jinja2.Env
     env.filters["pvalue"] = format_p
     env.filters["cost"] = format_cost
     env.filters["sortkey"] = format_sort_key
+    env.filters["param"] = format_param
+    env.filters["seconds"] = format_seconds
     env.globals["lower_is_better"] = lower_is_better
     if jinja_hook is not None:
         jinja_hook(env=env)
@@ -114,13 +119,20 @@ def _versus(leaderboard: Leaderboard, row: str, metric: str) -> dict[str, Any] |
     }
 
 
+def _anchors(leaderboard: Leaderboard) -> dict[str, str]:
+    """Row key to the id of its section (``row-<position>``)."""
+    return {str(row): f"row-{i}" for i, row in enumerate(leaderboard.rows["row"], start=1)}
+
+
 def _table(leaderboard: Leaderboard) -> list[dict[str, Any]]:
     table = []
-    for i, (_, line) in enumerate(leaderboard.rows.iterrows(), start=1):
+    anchors = _anchors(leaderboard)
+    for _, line in leaderboard.rows.iterrows():
         row = str(line["row"])
+        detail = leaderboard.details[row]
         table.append(
             {
-                "anchor": f"row-{i}",
+                "anchor": anchors[row],
                 "rank": int(line["rank"]),
                 "row": row,
                 "model": str(line["model"]),
@@ -132,6 +144,11 @@ def _table(leaderboard: Leaderboard) -> list[dict[str, Any]]:
                 "quality": _value(line, leaderboard.pareto_value) if leaderboard.pareto_value else None,
                 "versus": _versus(leaderboard, row, leaderboard.rank_by),
                 "tests": [_versus(leaderboard, row, m) for m in leaderboard.paired],
+                "kind": detail.kind,
+                "tuned": detail.tuning is not None,
+                "tuning": row_extras.tuning_context(detail),
+                "ensemble_note": row_extras.ensemble_line(detail, anchors),
+                "tta_note": row_extras.tta_line(detail, anchors),
             }
         )
     return table
@@ -159,12 +176,17 @@ def _test_first(item: tuple[str, str]) -> tuple[bool, str]:
 
 
 def _sections(
-    leaderboard: Leaderboard, figures: dict[str, list[FigureRef]], galleries: dict[str, dict[str, Any]]
+    leaderboard: Leaderboard,
+    figures: dict[str, list[FigureRef]],
+    galleries: dict[str, dict[str, Any]],
+    extra_figures: dict[str, dict[str, list[FigureRef]]],
 ) -> list[dict[str, Any]]:
     sections = []
     empty = {"total": 0, "items": [], "unseen": []}
+    anchors = _anchors(leaderboard)
     for entry in _table(leaderboard):
         detail = leaderboard.details[entry["row"]]
+        extra = extra_figures.get(entry["row"], {})
         cells = [{"id": c, "seed": "–" if s is None else str(s)} for c, s in zip(detail.cells, detail.seeds)]
         sections.append(
             {
@@ -172,6 +194,10 @@ def _sections(
                 "cells": cells,
                 "per_class": _per_class(leaderboard, entry["row"]),
                 "figures": figures.get(entry["row"], []),
+                "ensemble": row_extras.ensemble_context(detail, anchors),
+                "tta": row_extras.tta_context(detail, anchors),
+                "tuning_figures": extra.get("tuning", []),
+                "ensemble_figures": extra.get("ensemble", []),
                 "gallery": galleries.get(entry["row"], empty),
                 "wrong_files": [
                     (k, v) for k, v in sorted(leaderboard.wrong_files.get(entry["row"], {}).items(), key=_test_first)
@@ -186,8 +212,12 @@ def page_context(
     figures: dict[str, list[FigureRef]],
     galleries: dict[str, dict[str, Any]] | None = None,
     board_figures: list[FigureRef] | None = None,
+    extra_figures: dict[str, dict[str, list[FigureRef]]] | None = None,
 ) -> dict[str, Any]:
-    """Everything the template shows, as plain values."""
+    """Everything the template shows, as plain values.
+
+    ``extra_figures`` maps a row to its ``"tuning"`` and ``"ensemble"`` figures.
+    """
     return {
         "title": leaderboard.title,
         "description": leaderboard.description,
@@ -201,7 +231,7 @@ def page_context(
         "tested": list(leaderboard.paired),
         "bootstrap": dict(leaderboard.bootstrap),
         "table": _table(leaderboard),
-        "sections": _sections(leaderboard, figures, galleries or {}),
+        "sections": _sections(leaderboard, figures, galleries or {}, extra_figures or {}),
         "board_figures": list(board_figures or []),
         "notes": list(leaderboard.notes),
         "failed": list(leaderboard.failed),
@@ -217,7 +247,9 @@ def render_html(
     *,
     galleries: dict[str, dict[str, Any]] | None = None,
     board_figures: list[FigureRef] | None = None,
+    extra_figures: dict[str, dict[str, list[FigureRef]]] | None = None,
 ) -> str:
     """The self-contained ``index.html`` text."""
     env = make_environment(jinja_hook)
-    return env.get_template(TEMPLATE).render(**page_context(leaderboard, figures, galleries, board_figures))
+    context = page_context(leaderboard, figures, galleries, board_figures, extra_figures)
+    return env.get_template(TEMPLATE).render(**context)

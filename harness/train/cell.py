@@ -15,12 +15,12 @@ import torch.nn.functional as F
 
 from harness.data import Dataset
 from harness.matrix import Cell
+from harness.store import RESUME as RESUME_FILE
 from harness.store import atomic_save_npz, atomic_write_bytes, atomic_write_json, write_predictions
 from harness.train.components import build_components
 from harness.train.efficiency import gmacs_per_image, latency_ms
 from harness.train.evaluate import compute_metrics, predict
 from harness.train.loop import Trainer, batch_slices, fit, resolve_device, seed_everything
-from harness.store import RESUME as RESUME_FILE
 from harness.train.tensors import Normalizer, SplitTensors, to_tensors
 
 THUMBS_PER_CLASS = 4
@@ -54,6 +54,16 @@ def _thumbnails(data: SplitTensors, proba: np.ndarray, num_classes: int) -> dict
     }
 
 
+def _snapshot(trainer: Trainer, dataset: Dataset, cell_dir: Path, epoch: int) -> None:
+    """Store val and test predictions of the weights at the end of a warm-restart cycle."""
+    folder = cell_dir / "snapshots" / f"epoch_{epoch:04d}"
+    for split in ("val", "test"):
+        pred, _ = predict(trainer.c.model, to_tensors(dataset.split(split)), dataset.classes,
+                          batch_size=trainer.train["eval_batch_size"], normalize=trainer.normalize,
+                          device=trainer.device, num_epochs=trainer.train["epochs"])
+        write_predictions(folder, split, pred)
+
+
 def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir: Path, *, select_by: str,
              on_epoch: Callable[[int, dict[str, Any]], None], show_progress: bool = True,
              tta: dict[str, Any] | None = None) -> dict[str, float]:
@@ -71,7 +81,8 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
     resume_path = cell_dir / RESUME_FILE
     with tqdm(total=train["epochs"] * steps, desc=cell.id, unit="step", leave=False, file=sys.stderr,
               disable=not show_progress, dynamic_ncols=True) as bar:
-        selection, history = fit(trainer, on_epoch, lambda: bar.update(1), resume_path)
+        selection, history = fit(trainer, on_epoch, lambda: bar.update(1), resume_path,
+                                 on_cycle_end=lambda epoch: _snapshot(trainer, dataset, cell_dir, epoch))
     train_seconds = sum(h["seconds"] for h in history)  # across interruptions, from the epoch logs
     atomic_write_json(cell_dir / "history.json", history)
     c.model.load_state_dict(selection.state)

@@ -24,8 +24,8 @@ def forward(model: torch.nn.Module, batch: Batch) -> Any:
 def make_batch(data: SplitTensors, index: torch.Tensor, normalize: Normalizer | None, device: torch.device,
                **state: Any) -> Batch:
     """The samples at ``index`` as a batch; without ``normalize`` the images stay uint8 (to augment first)."""
-    images = data.images[index].to(device)
-    masks = data.masks[index].to(device).float() if data.masks is not None else None
+    images = data.images.index_select(0, index).to(device)  # index_select: ~10x faster than fancy indexing
+    masks = data.masks.index_select(0, index).to(device).float() if data.masks is not None else None
     has_mask = data.has_mask[index].to(device) if data.has_mask is not None else None
     return Batch(normalize(images) if normalize else images, data.labels[index].to(device), masks, has_mask, **state)
 

@@ -184,13 +184,22 @@ class Trainer:
 
 
 def fit(trainer: Trainer, on_epoch: Callable[[int, dict[str, Any]], None], tick: Callable[[], None],
-        resume_path: Path | None = None) -> tuple[Selection, list[dict[str, Any]]]:
-    """Train to the configured epochs (or early stop), saving a resume point after each epoch."""
+        resume_path: Path | None = None, on_cycle_end: Callable[[int], None] | None = None,
+        ) -> tuple[Selection, list[dict[str, Any]]]:
+    """Train to the configured epochs (or early stop), saving a resume point after each epoch.
+
+    Args:
+        on_cycle_end: called after each epoch that ends a warm-restart cycle (the
+            scheduler's ``cycle_end_epochs``), where snapshot ensembles take a member.
+    """
     if resume_path is not None and (state := load_state(resume_path)) is not None:
         trainer.restore(state)
+    cycle_ends = set(getattr(trainer.c.schedule.scheduler, "cycle_end_epochs", None) or ())
     while trainer.epoch < trainer.train["epochs"] and not trainer.stopped:
         logs = trainer.run_epoch(tick)
         on_epoch(trainer.epoch, logs)
+        if on_cycle_end is not None and trainer.epoch in cycle_ends:
+            on_cycle_end(trainer.epoch)
         if resume_path is not None:
             save_state(resume_path, trainer.state())
     if not trainer.selection.state:

@@ -45,11 +45,13 @@ class Normalizer:
     """uint8 ``[B, 3, H, W]`` to normalised float."""
 
     def __init__(self, device: torch.device):
-        self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+        mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+        self.scale = 1.0 / (255.0 * std)  # (x / 255 - mean) / std as one multiply-add
+        self.shift = -mean / std
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return (images.float() / 255.0 - self.mean) / self.std
+        return torch.addcmul(self.shift, images.float(), self.scale)
 
 
 def _chosen(b: int, p: float, generator: torch.Generator) -> torch.Tensor:

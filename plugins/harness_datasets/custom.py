@@ -119,7 +119,8 @@ def write_info(root: Path, content: str) -> Path:
     target = root / INFO
     if target.is_file() and target.read_text(encoding="utf-8") == content:
         return target
-    for place in (target, cache_dir() / "custom-metadata" / hashlib.sha256(str(root).encode()).hexdigest()[:16] / INFO):
+    fallback = cache_dir() / "custom-metadata" / hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16] / INFO
+    for place in (target, fallback):
         tmp = place.with_name(f".{INFO}.{uuid.uuid4().hex}.tmp")
         try:
             place.parent.mkdir(parents=True, exist_ok=True)

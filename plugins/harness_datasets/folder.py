@@ -72,9 +72,12 @@ def _layout(root: Path) -> dict[str, Path] | None:
     if not splits:
         return None
     others = [p.name for p in children if p.name.lower() not in SPLIT_DIRS]
-    if others or "train" not in splits or "test" not in splits:
-        raise HarnessError(f"{root} mixes layouts: split folders {sorted(p.name for p in splits.values())} "
-                           f"need train and test (val optional) and nothing else beside them, found also {others}")
+    found = sorted(p.name for p in splits.values())
+    if others:
+        raise HarnessError(f"{root} mixes layouts: split folders {found} beside class folders {others}; "
+                           "use root/<split>/<class>/ or root/<class>/")
+    if "train" not in splits or "test" not in splits:
+        raise HarnessError(f"{root} has split folders {found}; train and test are required (val is optional)")
     return splits
 
 

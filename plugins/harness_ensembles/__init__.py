@@ -17,6 +17,7 @@ from harness import hookimpl
 from harness_ensembles import options as opts
 from harness_ensembles.merges import MERGES
 from harness_ensembles.stacking import META_LEARNERS, Stacking
+from harness_ensembles.trained import check_kfold, check_snapshot, kfold, snapshot
 from harness_ensembles.views import VIEWS
 from harness_ensembles.voting import HardVoting, SoftVoting
 from harness_ensembles.weighted import WeightedAverage
@@ -34,7 +35,7 @@ def _check_stacking(options: dict[str, Any]) -> list[tuple[str, str]]:
 
 @hookimpl
 def harness_register_ensembles(registry: Any) -> None:
-    """Register ``hard-voting``, ``soft-voting``, ``weighted`` and ``stacking``."""
+    """Register ``hard-voting``, ``soft-voting``, ``weighted``, ``stacking``, ``kfold`` and ``snapshot``."""
     registry.register("hard-voting", HardVoting, check=opts.check_voting,
                       description="weighted majority of the members' predicted classes (sklearn tie-break)")
     registry.register("soft-voting", SoftVoting, check=opts.check_voting,
@@ -43,6 +44,10 @@ def harness_register_ensembles(registry: Any) -> None:
                       description="weights chosen on validation: Caruana greedy selection or an Optuna search")
     registry.register("stacking", Stacking, check=_check_stacking,
                       description=f"a meta-learner on validation probabilities ({', '.join(META_LEARNERS)})")
+    registry.register("kfold", kfold, check=check_kfold,
+                      description="k-fold cross-validation models of one configuration, test predictions averaged")
+    registry.register("snapshot", snapshot, check=check_snapshot,
+                      description="snapshots at the end of each cosine_warm_restart cycle, averaged")
 
 
 @hookimpl

@@ -39,8 +39,6 @@ from harness_timm.lite0 import LITE0_ARCH, lite0_state_dict
 from harness_timm.options import check_attention, check_timm
 from harness_timm.weights import LoadReport, PartialWeightsWarning, load_weights, read_state_dict
 
-check = check_timm  # the name the plugin has always registered
-
 __all__ = [
     "LITE0_ARCH",
     "LoadReport",

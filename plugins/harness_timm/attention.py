@@ -41,7 +41,9 @@ class AttentionPoolHead(nn.Module):
         """Logits ``[B, K]`` and the attention over the grid ``[B, h, w]`` (sums to 1)."""
         b, _, h, w = features.shape
         tokens = self.norm(features.flatten(2).transpose(1, 2))  # [B, h*w, C]
-        query = self.query.expand(b, -1, -1)  # [B, 1, C]
+        # repeat, not expand: under no_grad a view of a parameter still requires grad
+        # with no grad_fn, which breaks module hooks such as the FLOP counter's.
+        query = self.query.repeat(b, 1, 1)  # [B, 1, C]
         pooled, weights = self.attn(query, tokens, tokens, need_weights=True, average_attn_weights=True)
         logits = self.fc(self.drop(pooled[:, 0]))  # pooled [B, 1, C] -> logits [B, K]
         return logits, weights[:, 0].reshape(b, h, w)  # weights [B, 1, h*w], averaged over heads

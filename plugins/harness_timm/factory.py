@@ -92,7 +92,6 @@ def create(num_classes: int, **options: Any) -> nn.Module:
     return model
 
 
-
 def create_convnext_attention(num_classes: int, **options: Any) -> nn.Module:
     """A ConvNeXt with attention pooling (see :mod:`harness_timm.attention`).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -146,3 +147,23 @@ def test_broken_trees_and_options_give_clear_errors(tmp_path):
     problems = dict(check({"root": "x", "val_ratio": 0.6, "test_ratio": 0.5, "sed": 1}))
     assert "val_ratio + test_ratio" in problems["test_ratio"] and "Did you mean 'seed'" in problems["sed"]
     assert check({}) == [("root", "is required by dataset 'folder'")]
+
+
+def test_second_build_maps_the_cache_and_a_changed_image_rebuilds_it(tmp_path):
+    root = make_tree(tmp_path / "d", {"a": 6, "b": 6})
+    first = folder(image_size=SIZE, root=str(root))
+    entries = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "images").glob("*.npy")}
+    assert len(entries) == 3  # one image stack per split
+    second = folder(image_size=SIZE, root=str(root))
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "images").glob("*.npy")} == entries
+    assert isinstance(second.train.images, np.memmap) and second.fingerprint == first.fingerprint
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(second.split(split).images, first.split(split).images)
+    changed = root / second.test.sample_ids[0]
+    write(changed, 222)
+    later = changed.stat().st_mtime_ns + 10**9  # a clock tick may be coarser than the rewrite
+    os.utime(changed, ns=(later, later))
+    third = folder(image_size=SIZE, root=str(root))
+    assert len(list((tmp_path / "cache" / "images").glob("*.npy"))) == 4  # only the test split was decoded again
+    assert third.fingerprint != first.fingerprint
+    assert third.test.images[0, 0, 0, 0] == 222 and third.test.sample_ids == first.test.sample_ids

@@ -30,6 +30,15 @@ PUBLISHED_MILLIONS = {
 }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on a shared machine: a second intra-op thread only adds waiting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -214,6 +223,21 @@ def test_convnext_attention_meets_the_model_contract(plugins):
     assert plugins.registry("models").origin("convnext-attention") == "harness_timm"
 
 
+def test_convnext_attention_can_be_costed_like_every_cell():
+    """The run measures multiply-accumulates under no_grad with module hooks; that must work."""
+    from harness.train.efficiency import gmacs_per_image
+
+    model = harness_timm.create_convnext_attention(2, heads=4)
+    plain = timm.create_model("convnext_atto", num_classes=2)
+    image = torch.randn(1, 3, 64, 64)
+    extra = gmacs_per_image(model, image) - gmacs_per_image(plain, image)
+    # Over timm's own head, the pooling head adds key/value projections of the 2 x 2 tokens
+    # (2 * 4 * 320^2), the query and output projections (2 * 320^2) and the attention itself
+    # (2 * 4 * 320): the plain head's global pooling is not a multiply-accumulate.
+    expected = (2 * 4 * 320 ** 2 + 2 * 320 ** 2 + 2 * 4 * 320) / 1e9
+    assert extra == pytest.approx(expected, rel=1e-6)
+
+
 def test_convnext_attention_options():
     problems = dict(harness_timm.check_attention({"arch": "resnet50", "heads": 0, "dropot": 0.1}))
     assert problems["arch"] == "must be a convnext architecture (e.g. \"convnext_atto\", \"convnext_tiny\"), got 'resnet50'"
@@ -329,11 +353,9 @@ def test_lite0_state_dict_loads_strictly_and_into_features_only(package_lite0):
 
 def test_lite0_two_classes_start_at_ln2(package_lite0):
     _, images, (_, head, _) = package_lite0
-    model = harness_timm.create(2, arch="tf_efficientnet_lite0", pretrained=True)
-    model.eval()
+    model = harness_timm.create(2, arch="tf_efficientnet_lite0", pretrained=True).eval()
     with torch.no_grad():
         torch.testing.assert_close(model.forward_features(images), head, atol=1e-4, rtol=1e-4)
-    model.train()
     logits = model(images)
     loss = F.cross_entropy(logits, torch.tensor([0, 1]))
     assert loss.item() == pytest.approx(math.log(2), abs=1e-6)
