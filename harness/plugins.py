@@ -121,6 +121,8 @@ def build_plugins(extra: tuple[object, ...] = ()) -> Plugins:
             pm.register(plugin, name=ep.name)
             info[ep.name] = PluginInfo(ep.name, dist, version, "entry point")
     for plugin in extra:
+        if pm.is_registered(plugin):  # already a built-in or an entry point
+            continue
         name = pm.register(plugin, name=getattr(plugin, "__name__", type(plugin).__name__))
         if name and name not in info:
             info[name] = PluginInfo(name, "(in-process)", "0", "in-process")

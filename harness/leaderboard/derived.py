@@ -116,8 +116,9 @@ def _member_table(analyses: list[dict[str, Any]], labels: list[str]) -> list[dic
         row = next((e.get("row") for a in analyses for e in a.get("members") or [] if e.get("label") == label), label)
         entry: dict[str, Any] = {"label": label, "row": row}
         entry["alone"] = {s: _mean(collect("members", label, lambda e, s=s: e.get(s))) for s in SCORES}
-        entry["without"] = {s: _mean(collect("leave_one_out", label, lambda e, s=s: (e.get("without") or {}).get(s)))
-                            for s in SCORES}
+        entry["without"] = {
+            s: _mean(collect("leave_one_out", label, lambda e, s=s: (e.get("without") or {}).get(s))) for s in SCORES
+        }
         entry["contribution"] = {
             s: _mean(collect("leave_one_out", label, lambda e, s=s: (e.get("contribution") or {}).get(s)))
             for s in SCORES

@@ -36,8 +36,7 @@ def disagreement_plot(matrix: Sequence[Sequence[float | None]], labels: Sequence
     image = ax.imshow(np.ma.masked_invalid(values), cmap="Oranges", vmin=0.0, vmax=top)
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
-            ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8,
-                    color="white" if v > 0.6 * top else "black")
+            ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8, color="white" if v > 0.6 * top else "black")
     names = [short(str(label)) for label in labels]
     ax.set_xticks(range(m), names, rotation=35, ha="right", fontsize=7.5)
     ax.set_yticks(range(m), names, fontsize=7.5)

@@ -30,9 +30,14 @@ def tuning_context(detail: RowDetail) -> dict[str, Any] | None:
     lines = []
     for s in tuning["seeds"]:
         params = [s["best_params"].get(p) for p in tuning["params"]]
-        lines.append({**{k: s[k] for k in ("cell", "complete", "pruned", "failed", "best_trial", "best_value")},
-                      "seed": _seed_text(s["seed"], s["cell"]), "params": params,
-                      "has_importances": bool(s["importances"])})
+        lines.append(
+            {
+                **{k: s[k] for k in ("cell", "complete", "pruned", "failed", "best_trial", "best_value")},
+                "seed": _seed_text(s["seed"], s["cell"]),
+                "params": params,
+                "has_importances": bool(s["importances"]),
+            }
+        )
     return {
         "metric": tuning["metric"],
         "direction": tuning["direction"],
@@ -69,8 +74,12 @@ def ensemble_line(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | None:
     weights = ensemble["weights"] or {}
     members = [{**_link(r, anchors), "weight": weights.get(r)} for r in ensemble["member_rows"]]
     n_cells = max((len(f["members"]) for f in ensemble["folders"]), default=0)
-    return {"members": members, "n_cells": n_cells, "cost_seconds": ensemble["cost_seconds"],
-            "across_seeds": ensemble["across_seeds"]}
+    return {
+        "members": members,
+        "n_cells": n_cells,
+        "cost_seconds": ensemble["cost_seconds"],
+        "across_seeds": ensemble["across_seeds"],
+    }
 
 
 def _folder_line(folder: dict[str, Any]) -> dict[str, Any]:
@@ -98,8 +107,16 @@ def ensemble_context(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | No
     members = []
     for k, m in enumerate(analysis["members"] if analysis else [], start=1):
         row = rows.get(m["label"], m["row"])
-        members.append({"number": k, "label": m["label"], "anchor": anchors.get(row), "weight": weights.get(m["label"]),
-                        "alone": m["alone"], "contribution": m["contribution"]})
+        members.append(
+            {
+                "number": k,
+                "label": m["label"],
+                "anchor": anchors.get(row),
+                "weight": weights.get(m["label"]),
+                "alone": m["alone"],
+                "contribution": m["contribution"],
+            }
+        )
     return {
         "plugin": ensemble["plugin"],
         "options": sorted((k, str(v)) for k, v in ensemble["options"].items()),

@@ -37,14 +37,33 @@ def _draw_seed(ax: Any, study: dict[str, Any], colour: str, maximize: bool) -> N
         shown = [t for t in trials if t["state"] == state and t["value"] is not None]
         if shown:
             # filled dots for complete trials; crosses (line markers) and hollow triangles for the others
-            style = {"color": colour} if marker == "x" else {"facecolors": colour if state == "complete" else "none",
-                                                              "edgecolors": colour}
-            ax.scatter([t["number"] for t in shown], [t["value"] for t in shown], marker=marker, s=30,
-                       linewidths=1.0, zorder=3, **style)
+            style = (
+                {"color": colour}
+                if marker == "x"
+                else {"facecolors": colour if state == "complete" else "none", "edgecolors": colour}
+            )
+            ax.scatter(
+                [t["number"] for t in shown],
+                [t["value"] for t in shown],
+                marker=marker,
+                s=30,
+                linewidths=1.0,
+                zorder=3,
+                **style,
+            )
     missing = [t["number"] for t in trials if t["state"] != "complete" and t["value"] is None]
     if missing:  # failed (or valueless pruned) trials: a mark on the bottom edge
-        ax.scatter(missing, [0.03] * len(missing), marker="v", s=34, edgecolors=colour, facecolors="none",
-                   transform=ax.get_xaxis_transform(), clip_on=False, zorder=3)
+        ax.scatter(
+            missing,
+            [0.03] * len(missing),
+            marker="v",
+            s=34,
+            edgecolors=colour,
+            facecolors="none",
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            zorder=3,
+        )
     done = [t for t in trials if t["state"] == "complete" and t["value"] is not None]
     if done:
         xs, ys = best_so_far([t["number"] for t in done], [t["value"] for t in done], maximize)
@@ -76,10 +95,22 @@ def history_plot(studies: Sequence[dict[str, Any]], metric: str, direction: str)
     ax.set_title(f"optimisation history ({'higher' if maximize else 'lower'} is better)", fontsize=9)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(labelsize=7)
-    handles = [Line2D([], [], color=f"C{i % 10}", linewidth=1.4, label=f"{seed_label(s)}: best so far")
-               for i, s in enumerate(studies)]
-    handles += [Line2D([], [], linestyle="", marker=m, color="0.35", markerfacecolor="0.35" if k == "complete"
-                       else "none", label=text) for k, (m, text) in MARKERS.items()]
+    handles = [
+        Line2D([], [], color=f"C{i % 10}", linewidth=1.4, label=f"{seed_label(s)}: best so far")
+        for i, s in enumerate(studies)
+    ]
+    handles += [
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            marker=m,
+            color="0.35",
+            markerfacecolor="0.35" if k == "complete" else "none",
+            label=text,
+        )
+        for k, (m, text) in MARKERS.items()
+    ]
     ax.legend(handles=handles, fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return png_uri(fig)
@@ -97,8 +128,10 @@ def importance_plot(studies: Sequence[dict[str, Any]]) -> str | None:
     found = [s for s in studies if s["importances"]]
     if not found:
         return None
-    params = sorted({p for s in found for p in s["importances"]},
-                    key=lambda p: (-np.mean([s["importances"].get(p, 0.0) for s in found]), p))
+    params = sorted(
+        {p for s in found for p in s["importances"]},
+        key=lambda p: (-np.mean([s["importances"].get(p, 0.0) for s in found]), p),
+    )
     height = 0.8 / len(found)
     fig = _new_figure(5.0, 1.2 + 0.36 * len(params) * max(1, len(found) * 0.6))
     ax = fig.add_subplot()
@@ -107,8 +140,13 @@ def importance_plot(studies: Sequence[dict[str, Any]]) -> str | None:
             continue
         k = found.index(study)
         ys = np.arange(len(params)) - 0.4 + height * (k + 0.5)
-        ax.barh(ys, [study["importances"].get(p, 0.0) for p in params], height=height, color=f"C{i % 10}",
-                label=seed_label(study))
+        ax.barh(
+            ys,
+            [study["importances"].get(p, 0.0) for p in params],
+            height=height,
+            color=f"C{i % 10}",
+            label=seed_label(study),
+        )
     ax.set_yticks(range(len(params)), [p if len(p) <= 32 else p[:31] + "…" for p in params], fontsize=7.5)
     ax.invert_yaxis()  # most important on top
     ax.set_xlabel("importance (Optuna; normalised to sum to 1 per seed)", fontsize=8)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +27,38 @@ def make_storage(tune: dict[str, Any], journal: Path) -> Any:
     """An RDB storage with heartbeats when a URL is given, else a journal file."""
     url = storage_url(tune)
     if url:
-        from sqlalchemy.pool import NullPool
-
-        try:
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs={"poolclass": NullPool},  # many workers: no idle pooled connections
-                heartbeat_interval=5,
-                grace_period=20,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-            )
-        except Exception as exc:  # noqa: BLE001 - connection problems are the user's to fix
-            raise HarnessError(f"cannot open the Optuna storage {redact(url)}: {exc}") from exc
+        return _rdb_storage(url)
     from optuna.storages.journal import JournalFileBackend
 
     journal.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+
+
+def _rdb_storage(url: str, attempts: int = 5) -> Any:
+    """An RDB storage with heartbeats; retried, since workers starting together race to create the tables."""
+    import warnings
+
+    from sqlalchemy.pool import NullPool
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs={"poolclass": NullPool},  # many workers: no idle pooled connections
+                    heartbeat_interval=5,
+                    grace_period=20,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+                )
+        except ImportError as exc:
+            raise HarnessError(f"the Optuna storage {redact(url)} needs a database driver: "
+                               "pip install 'harness[postgres]' (psycopg)") from exc
+        except Exception as exc:  # noqa: BLE001 - connection problems are the user's to fix
+            if attempt == attempts - 1:
+                raise HarnessError(f"cannot open the Optuna storage {redact(url)}: {exc}") from exc
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 def redact(url: str) -> str:

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from markupsafe import escape
-from harness_ensembles.voting import SoftVoting
 from matplotlib.image import imread
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -29,6 +28,7 @@ from harness.leaderboard import build_leaderboard
 from harness.leaderboard.tune_plots import best_so_far
 from harness.metrics import classification_metrics
 from harness.store import atomic_save_npz, atomic_write_json, load_run, write_predictions
+from harness_ensembles.voting import SoftVoting
 
 CLASSES = ("normal", "defect")
 EVIL = "vit<img src=x onerror=alert(1)>&'"
@@ -49,7 +49,10 @@ TRIALS = {
     ],
     1: [(0, "complete", 0.61, {"1": 0.61}), (1, "complete", 0.44, {"1": 0.44})],
 }
-BEST_PARAMS = {0: {"train.optimizer.lr": 0.0031622776, "model.width": 8}, 1: {"train.optimizer.lr": 0.05, "model.width": 4}}
+BEST_PARAMS = {
+    0: {"train.optimizer.lr": 0.0031622776, "model.width": 8},
+    1: {"train.optimizer.lr": 0.05, "model.width": 4},
+}
 IMPORTANCES = {0: {"model.width": 0.25, "train.optimizer.lr": 0.75}, 1: {}}
 # the TTA search's choices per seed: (views, merge, val score of identity, val score chosen)
 SEARCH = {0: (["identity", "hflip"], "gmean", 0.75, 0.8125), 1: (["identity", "vflip", "hflip"], "mean", 0.7, 0.7)}
@@ -111,7 +114,10 @@ def _trained(root: Path) -> dict[tuple[str, int], dict[str, np.ndarray]]:
             cell = root / f"m{r}-s{seed}"
             found = {"val": _proba(VAL, skill, 100 * r + seed), "test": _proba(TEST, skill, 100 * r + seed + 50)}
             probas[(row, seed)] = found
-            metrics = _metrics(found["test"], found["val"]) | {"test.infer_seconds": INFER[row], "params": 1e5 * (r + 1)}
+            metrics = _metrics(found["test"], found["val"]) | {
+                "test.infer_seconds": INFER[row],
+                "params": 1e5 * (r + 1),
+            }
             config = {"classes": list(CLASSES), "row": row, "seed": seed, "model": {"plugin": "toy", "width": r}}
             if row == "cnn big":
                 tuning = _tuning(seed)
@@ -123,12 +129,21 @@ def _trained(root: Path) -> dict[tuple[str, int], dict[str, np.ndarray]]:
                 thumbs = np.random.default_rng(seed).integers(0, 256, (len(TEST), 8, 8, 3), dtype=np.uint8)
                 atomic_save_npz(cell / "thumbs_test.npz", sample_ids=np.array(_ids("test", len(TEST))), images=thumbs)
     # a single-seed tuned row with one completed trial: no importances
-    tiny = _tuning(1) | {"counts": {"complete": 1, "pruned": 0, "fail": 2}, "importances": {}}
+    tiny = _tuning(1) | {
+        "counts": {"complete": 1, "pruned": 0, "fail": 2},
+        "importances": {},
+        "best_trial": 0,
+        "best_value": 0.61,
+    }
     tiny["trials"] = [tiny["trials"][0]] + [{"number": n, "state": "fail", "value": None} for n in (1, 2)]
     atomic_write_json(root / "tiny-s0" / "tuning.json", tiny)
     found = {"val": _proba(VAL, 0.3, 7), "test": _proba(TEST, 0.3, 8)}
-    _done(root / "tiny-s0", {"classes": list(CLASSES), "row": "tiny", "seed": 0, "model": {"plugin": "toy"}},
-          _metrics(found["test"], found["val"]), found)
+    _done(
+        root / "tiny-s0",
+        {"classes": list(CLASSES), "row": "tiny", "seed": 0, "model": {"plugin": "toy"}},
+        _metrics(found["test"], found["val"]),
+        found,
+    )
     return probas
 
 
@@ -144,28 +159,61 @@ def _ensembles(root: Path, probas: dict[tuple[str, int], dict[str, np.ndarray]])
         options = {"weights": WEIGHTS}
         method = SoftVoting(**options).fit(data.proba["val"], VAL)
         found = {split: method.predict_proba(data.proba[split]) for split in ("val", "test")}
-        config = {"id": f"ens-w-s{seed}", "key": f"k{seed}", "row": "ensemble weighted", "kind": "ensemble",
-                  "seed": seed, "plugin": "soft-voting", "name": "weighted", "options": options,
-                  "members": [r.id for r in records], "member_rows": list(ROWS), "across_seeds": False,
-                  "classes": list(CLASSES), "fit_split": "val", "weights": [float(w) for w in method.weights_]}
+        config = {
+            "id": f"ens-w-s{seed}",
+            "key": f"k{seed}",
+            "row": "ensemble weighted",
+            "kind": "ensemble",
+            "seed": seed,
+            "plugin": "soft-voting",
+            "name": "weighted",
+            "options": options,
+            "members": [r.id for r in records],
+            "member_rows": list(ROWS),
+            "across_seeds": False,
+            "classes": list(CLASSES),
+            "fit_split": "val",
+            "weights": [float(w) for w in method.weights_],
+        }
         cost = sum(INFER.values())
-        metrics = _metrics(found["test"], found["val"]) | {"cost.infer_seconds": cost, "test.infer_seconds": cost,
-                                                           "n_members": 3}
+        metrics = _metrics(found["test"], found["val"]) | {
+            "cost.infer_seconds": cost,
+            "test.infer_seconds": cost,
+            "n_members": 3,
+        }
         analysis = analyse(lambda o: SoftVoting(**o), options, data, found["test"])
-        predictions = {s: PredictionSet(CLASSES, _ids(s, len(y)), y, found[s]) for s, y in (("val", VAL), ("test", TEST))}
+        predictions = {
+            s: PredictionSet(CLASSES, _ids(s, len(y)), y, found[s]) for s, y in (("val", VAL), ("test", TEST))
+        }
         finish(root / config["id"], config, predictions, metrics, {"analysis.json": analysis})
 
 
 def _tta(root: Path, probas: dict[tuple[str, int], dict[str, np.ndarray]]) -> None:
     for seed, (views, merge, identity, chosen) in SEARCH.items():
         found = {s: np.clip(p * 0.9 + 0.05, 0, 1) for s, p in probas[("cnn small", seed)].items()}
-        config = {"id": f"tta-m1-s{seed}-search", "row": "cnn small +tta(search)", "kind": "tta", "seed": seed,
-                  "source": f"m1-s{seed}", "classes": list(CLASSES), "views": views, "merge": merge,
-                  "search_metric": "val.accuracy", "chosen_views": views, "chosen_merge": merge, "val_score": chosen,
-                  "val_score_identity": identity, "val_gain": chosen - identity, "cost_multiplier": len(views)}
+        config = {
+            "id": f"tta-m1-s{seed}-search",
+            "row": "cnn small +tta(search)",
+            "kind": "tta",
+            "seed": seed,
+            "source": f"m1-s{seed}",
+            "classes": list(CLASSES),
+            "views": views,
+            "merge": merge,
+            "search_metric": "val.accuracy",
+            "chosen_views": views,
+            "chosen_merge": merge,
+            "val_score": chosen,
+            "val_score_identity": identity,
+            "val_gain": chosen - identity,
+            "cost_multiplier": len(views),
+        }
         seconds = INFER["cnn small"] * len(views)
-        metrics = _metrics(found["test"], found["val"]) | {"cost_multiplier": len(views),
-                                                           "cost.infer_seconds": seconds, "test.infer_seconds": seconds}
+        metrics = _metrics(found["test"], found["val"]) | {
+            "cost_multiplier": len(views),
+            "cost.infer_seconds": seconds,
+            "test.infer_seconds": seconds,
+        }
         _done(root / config["id"], config, metrics, found)
 
 
@@ -190,8 +238,204 @@ def _section(lb, page: str, row: str) -> str:
 
 def _ranking_line(page: str, row: str) -> str:
     table = page[page.index('<table class="ranking sortable">') : page.index("</table>")]
-    return next(line for line in table.splitlines() if f">{escape(row)}</a>" in line and "<tr" in line)
+    head = re.compile(
+        rf'<tr[^>]*><td data-v="\d+">\d+</td><td class="name rowname"><a href="#row-\d+">{re.escape(str(escape(row)))}</a>'
+    )
+    return next(line for line in table.splitlines() if head.search(line))
 
 
 def _png_shape(uri: str) -> tuple[int, ...]:
     return imread(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), format="png").shape
+
+
+def _signed(value: float) -> str:
+    return ("−" if value < 0 else "+") + f"{abs(value):.4f}"
+
+
+def _expected_analysis(probas: dict[tuple[str, int], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Ensemble and oracle accuracy, disagreement and leave-one-out deltas, mean over the two seeds."""
+    found: dict[str, list] = {
+        "accuracy": [],
+        "oracle": [],
+        "disagreement": [],
+        "loo_acc": [],
+        "loo_f1": [],
+        "wrong": [],
+    }
+    weights = np.asarray(WEIGHTS)
+    for seed in (0, 1):
+        stack = np.stack([probas[(row, seed)]["test"] for row in ROWS])  # [M, N, K]
+        predicted = stack.argmax(axis=2)
+        full = np.tensordot(weights / weights.sum(), stack, axes=1).argmax(axis=1)
+        found["accuracy"].append(accuracy_score(TEST, full))
+        found["wrong"].append(int((full != TEST).sum()))
+        found["oracle"].append(np.mean((predicted == TEST).any(axis=0)))
+        found["disagreement"].append([[np.mean(a != b) for b in predicted] for a in predicted])
+        acc, f1 = [], []
+        for m in range(len(ROWS)):
+            keep = [j for j in range(len(ROWS)) if j != m]
+            without = np.tensordot(weights[keep] / weights[keep].sum(), stack[keep], axes=1).argmax(axis=1)
+            acc.append(accuracy_score(TEST, full) - accuracy_score(TEST, without))
+            f1.append(f1_score(TEST, full, average="macro") - f1_score(TEST, without, average="macro"))
+        found["loo_acc"].append(acc)
+        found["loo_f1"].append(f1)
+    return {k: np.mean(np.asarray(v, dtype=np.float64), axis=0) for k, v in found.items()}
+
+
+def test_tuned_row_shows_trial_counts_best_params_and_plots(built) -> None:
+    lb, page, _, _, _, _ = built
+    counts = [{s: sum(t[1] == s for t in TRIALS[seed]) for s in ("complete", "pruned", "fail")} for seed in (0, 1)]
+    total = {s: counts[0][s] + counts[1][s] for s in ("complete", "pruned", "fail")}
+    assert total == {"complete": 5, "pruned": 1, "fail": 1}
+    line = _ranking_line(page, "cnn big")
+    assert '<span class="badge tuned"' in line and ">tuned</span>" in line
+    assert f"tuned: {total['complete']} complete · {total['pruned']} pruned · {total['fail']} failed trials" in line
+    assert "badge tuned" not in _ranking_line(page, "cnn small")
+
+    section = _section(lb, page, "cnn big")
+    assert (
+        f'<b class="trials">{total["complete"]} complete · {total["pruned"]} pruned · {total["fail"]} failed</b>'
+        in section
+    )
+    assert "<th>best val.loss</th>" in section
+    for seed in (0, 1):
+        best = min((t for t in TRIALS[seed] if t[1] == "complete"), key=lambda t: t[2])
+        params = "".join(f'<td class="param">{BEST_PARAMS[seed][p]:.4g}</td>' for p in sorted(BEST_PARAMS[seed]))
+        c = counts[seed]
+        expected = (
+            f'<tr><td title="m0-s{seed}">{seed}</td><td>{c["complete"]}</td><td>{c["pruned"]}</td><td>{c["fail"]}</td>'
+            f"<td>{best[0]}</td><td>{best[2]:.4f}</td>{params}</tr>"
+        )
+        assert expected in section
+    assert '<td class="param">0.003162</td><td class="param">8</td>' not in section  # params follow the header order
+    assert '<th class="param">model.width</th><th class="param">train.optimizer.lr</th>' in section
+
+    tuning = section[section.index("<h3>Tuning</h3>") : section.index("<h3>Per class")]
+    uris = re.findall(r'<figure><img src="(data:image/png;base64,[^"]+)" alt="([^"]+)">', tuning)
+    assert [alt.split(" ")[0:2] for _, alt in uris] == [["optimisation", "history"], ["parameter", "importances"]]
+    assert _png_shape(uris[0][0])[:2] == (int(3.2 * 72), int(6.0 * 72))
+    assert "Parameter importances of seed 1: not enough completed trials." in tuning
+
+    tiny = _section(lb, page, "tiny")
+    assert '<b class="trials">1 complete · 0 pruned · 2 failed</b>' in tiny
+    assert "Parameter importances: not enough completed trials." in tiny
+    assert tiny.count('<figure><img src="data:image/png;base64,') == 2 + 1  # confusion, reliability; history only
+
+
+def test_best_so_far_follows_the_direction() -> None:
+    numbers, values = [4, 0, 2, 3], [0.47, 0.52, 0.41, 0.45]
+    assert best_so_far(numbers, values, maximize=False) == ([0, 2, 3, 4], [0.52, 0.41, 0.41, 0.41])
+    assert best_so_far(numbers, values, maximize=True) == ([0, 2, 3, 4], [0.52, 0.52, 0.52, 0.52])
+
+
+def test_results_json_carries_kinds_tuning_and_ensembles(built) -> None:
+    _, _, results, probas, _, out = built
+    assert results["format"] == 3
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"results.json holds {name}")
+
+    json.loads((out / "results.json").read_text(encoding="utf-8"), parse_constant=no_constants)  # strict JSON
+    rows = {r["row"]: r for r in results["rows"]}
+    assert {r: rows[r]["kind"] for r in rows} == {
+        "cnn big": "model",
+        "cnn small": "model",
+        EVIL: "model",
+        "tiny": "model",
+        "ensemble weighted": "ensemble",
+        "cnn small +tta(search)": "tta",
+    }
+    tuning = rows["cnn big"]["tuning"]
+    assert (tuning["complete"], tuning["pruned"], tuning["failed"]) == (5, 1, 1)
+    assert (tuning["metric"], tuning["direction"]) == ("val.loss", "minimize")
+    assert tuning["best_params"] == [BEST_PARAMS[0], BEST_PARAMS[1]]
+    assert tuning["importances"] == [{"train.optimizer.lr": 0.75, "model.width": 0.25}, {}]
+    assert [(s["cell"], s["seed"], s["best_trial"], s["best_value"]) for s in tuning["seeds"]] == [
+        ("m0-s0", 0, 2, 0.41),
+        ("m0-s1", 1, 1, 0.44),
+    ]
+    assert rows["cnn small"]["tuning"] is None and rows["cnn small"]["ensemble"] is None
+
+    ensemble = rows["ensemble weighted"]["ensemble"]
+    expected = _expected_analysis(probas)
+    assert ensemble["member_rows"] == list(ROWS) and ensemble["plugin"] == "soft-voting"
+    assert ensemble["weights"] == pytest.approx(dict(zip(ROWS, WEIGHTS)), abs=1e-12)
+    assert ensemble["cost_seconds"] == pytest.approx(sum(INFER.values()), abs=1e-12)
+    analysis = ensemble["analysis"]
+    assert analysis["oracle_accuracy"] == pytest.approx(expected["oracle"], abs=1e-12)
+    assert analysis["ensemble"]["accuracy"] == pytest.approx(expected["accuracy"], abs=1e-12)
+    np.testing.assert_allclose(np.array(analysis["disagreement"], dtype=float), expected["disagreement"], atol=1e-12)
+    contributions = [m["contribution"]["accuracy"] for m in analysis["members"]]
+    np.testing.assert_allclose(contributions, expected["loo_acc"], atol=1e-12)
+    assert [f["cell"] for f in ensemble["folders"]] == ["ens-w-s0", "ens-w-s1"]
+
+    tta = rows["cnn small +tta(search)"]["tta"]
+    assert tta["source_rows"] == ["cnn small"] and tta["search"] is True
+    assert tta["cost_multiplier"] == pytest.approx(2.5)
+    assert tta["val_gain"] == pytest.approx(np.mean([c - i for _, _, i, c in SEARCH.values()]), abs=1e-12)
+    assert [f["chosen_views"] for f in tta["folders"]] == [SEARCH[0][0], SEARCH[1][0]]
+
+
+def test_ensemble_section_shows_oracle_disagreement_and_contributions(built) -> None:
+    lb, page, _, probas, _, _ = built
+    expected = _expected_analysis(probas)
+    section = _section(lb, page, "ensemble weighted")
+    assert f'ensemble accuracy <b class="ensemble-accuracy">{expected["accuracy"]:.4f}</b>' in section
+    assert f'oracle accuracy <b class="oracle-accuracy">{expected["oracle"]:.4f}</b>' in section
+    assert expected["oracle"] >= expected["accuracy"]
+    disagreement = section[section.index('<table class="disagreement">') :]
+    for i, line in enumerate(expected["disagreement"], start=1):
+        cells = "".join(f"<td>{v:.4f}</td>" for v in line)
+        assert f"<tr><th>{i}</th>{cells}</tr>" in disagreement
+    members = section[section.index('<table class="members">') : section.index('<table class="disagreement">')]
+    for k, row in enumerate(ROWS):
+        acc, f1 = _signed(expected["loo_acc"][k]), _signed(expected["loo_f1"][k])
+        assert re.search(
+            rf"<td>{k + 1}</td><td class=\"name\"><a href=\"#row-\d\">{re.escape(str(escape(row)))}</a></td>"
+            rf"<td>{WEIGHTS[k]:.3f}</td>.*?<td[^>]*>{re.escape(acc)}</td><td[^>]*>{re.escape(f1)}</td>",
+            members,
+        ), row
+    for seed in (0, 1):
+        assert f'<td>{seed}</td><td class="name"><code>ens-w-s{seed}</code></td><td>3</td>' in section
+    figures = section[section.index("<h3>Ensemble</h3>") : section.index("<h3>Per class")]
+    alts = re.findall(r'<figure><img src="data:image/png;base64,[^"]+" alt="([^"]+)">', figures)
+    assert [a.split(" ")[0] for a in alts] == ["share", "leave-one-out"]
+    # the ensemble stores no images: its members' thumbnails fill its gallery
+    assert section.count('<figure class="thumb">') == min(24, int(round(2 * expected["wrong"]))) > 0
+
+
+def test_ranking_marks_derived_rows_with_members_weights_and_cost(built) -> None:
+    _, page, _, _, _, _ = built
+    line = _ranking_line(page, "ensemble weighted")
+    assert '<span class="badge kind"' in line and ">ensemble</span>" in line
+    links = re.findall(r'<a href="#row-\d">([^<]+)</a> <span class="muted">\(w ([0-9.]+)\)</span>', line)
+    assert links == [(str(escape(row)), f"{w:.3f}") for row, w in zip(ROWS, WEIGHTS)]
+    assert f"cost {sum(INFER.values()):.3g} s test inference (members summed)" in line
+    tta = _ranking_line(page, "cnn small +tta(search)")
+    assert ">TTA</span>" in tta and re.search(r'of <a href="#row-\d">cnn small</a> · views chosen on validation', tta)
+    assert f"(gain {_signed(np.mean([c - i for _, _, i, c in SEARCH.values()]))})" in tta
+    assert f"cost ×2.5 forward passes ({INFER['cnn small'] * 2.5:.3g} s test inference)" in tta
+    assert "badge kind" not in _ranking_line(page, "cnn big")
+
+
+def test_tta_section_shows_the_chosen_views_merge_and_gain(built) -> None:
+    lb, page, _, _, _, _ = built
+    section = _section(lb, page, "cnn small +tta(search)")
+    assert "<b>×2.5</b> forward passes per image" in section
+    for seed, (views, merge, identity, chosen) in SEARCH.items():
+        assert (
+            f'<tr><td title="tta-m1-s{seed}-search">{seed}</td><td class="name"><code>{", ".join(views)}</code></td>'
+            f"<td><code>{merge}</code></td><td><code>val.accuracy</code></td><td>{identity:.4f}</td>"
+            f"<td>{chosen:.4f}</td><td>{_signed(chosen - identity)}</td><td>{len(views)}</td></tr>"
+        ) in section
+
+
+def test_member_names_are_escaped_and_the_page_is_deterministic(built, tmp_path: Path) -> None:
+    lb, page, _, _, root, out = built
+    assert EVIL not in page and "<img src=x" not in page
+    escaped = str(escape(EVIL))
+    assert escaped.startswith("vit&lt;img") and page.count(escaped) >= 6  # ranking, members, sections, tables
+    assert re.findall(r"<script[^>]*>", page) == ["<script>"]
+    build_leaderboard(load_run(root), tmp_path, rank_by="test.f1_macro", title="Demo", n_resamples=100)
+    assert (tmp_path / "index.html").read_bytes() == (out / "index.html").read_bytes()
+    assert (tmp_path / "results.json").read_bytes() == (out / "results.json").read_bytes()

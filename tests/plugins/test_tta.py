@@ -105,7 +105,7 @@ def test_predict_views_batched_equals_one_forward_per_view(registries, images):
             out = view(name, registries)(uint8.float())
             probs = torch.softmax(model(normalize(out)), dim=1).view(-1, 7, 3).mean(dim=0)  # five crops averaged
             np.testing.assert_allclose(batched[v], probs.double().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(batched.sum(axis=2), 1.0)
+    np.testing.assert_allclose(batched.sum(axis=2), 1.0, atol=1e-6)  # float32 softmax
 
 
 def test_tta_store_roundtrip(tmp_path):

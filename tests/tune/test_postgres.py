@@ -69,7 +69,7 @@ def test_two_workers_complete_exactly_n_trials(postgres, tiny_experiment, tmp_pa
                                  "--no-progress"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for i in range(2)]
     outputs = [w.communicate(timeout=900)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert [w.returncode for w in workers] == [0, 0], "\n---\n".join(outputs)
     storage = optuna.storages.RDBStorage(postgres)
     (summary,) = optuna.get_all_study_summaries(storage)
     study = optuna.load_study(study_name=summary.study_name, storage=storage)
