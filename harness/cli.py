@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; finished cells are kept, rerun to continue", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `harness plugins | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

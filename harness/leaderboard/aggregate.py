@@ -72,13 +72,14 @@ def metric_order(names: list[str], rank_by: str) -> tuple[str, ...]:
 def aggregate_rows(frame: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
     """Mean, std and seed count of every metric per row (rows in key order)."""
     grouped = frame.groupby("row", sort=True)
-    out = pd.DataFrame({"n_seeds": grouped.size()})
     means = grouped[list(metrics)].mean()
     stds = grouped[list(metrics)].std(ddof=1)
+    columns = {"n_seeds": grouped.size()}
     for m in metrics:
-        out[f"{m}_mean"] = means[m]
-        out[f"{m}_std"] = stds[m]
-    return out.reset_index()
+        columns[f"{m}_mean"] = means[m]
+        columns[f"{m}_std"] = stds[m]
+    # one frame built at once: inserting hundreds of columns one by one fragments it
+    return pd.DataFrame(columns).rename_axis("row").reset_index()
 
 
 def rank_rows(rows: pd.DataFrame, rank_by: str) -> pd.DataFrame:
@@ -176,10 +177,10 @@ def per_class_table(line: pd.Series, classes: tuple[str, ...]) -> pd.DataFrame:
 
 def _sources(cells: list[CellRecord]) -> tuple[str, ...]:
     """The cells a derived row was built from, in first-seen order."""
-    found: list[str] = []
+    found: dict[str, None] = {}
     for cell in cells:
         ids = cell.config.get("members") or ([cell.config["source"]] if cell.config.get("source") else [])
-        found += [str(i) for i in ids if str(i) not in found]
+        found.update(dict.fromkeys(str(i) for i in ids))
     return tuple(found)
 
 

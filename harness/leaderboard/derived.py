@@ -18,6 +18,7 @@ from typing import Any
 from harness.store import CellRecord, Run, read_json
 
 KINDS = ("ensemble", "tta")
+TRAINED = {"folds": "fold models", "snapshots": "snapshots"}  # ensembles whose members were made by training
 SCORES = ("accuracy", "f1_macro", "log_loss")
 
 
@@ -65,7 +66,11 @@ def _folder(run: Run, cell: CellRecord) -> dict[str, Any]:
     config = cell.config
     ids = [str(i) for i in config.get("members") or []]
     rows = [str(r) for r in config.get("member_rows") or ids]
-    labels = member_labels(run, ids, rows)
+    if config.get("source") in TRAINED:  # k fold models or snapshots of one row: members are not cells
+        rows = rows[:1] * len(ids)
+        labels = [f"{rows[0]} ({i})" for i in ids]
+    else:
+        labels = member_labels(run, ids, rows)
     weights = config.get("weights")
     analysis = _analysis(cell)
     by_id = dict(zip(ids, labels))
@@ -86,10 +91,8 @@ def _folder(run: Run, cell: CellRecord) -> dict[str, Any]:
 
 
 def _ordered(lists: list[list[str]]) -> list[str]:
-    out: list[str] = []
-    for names in lists:
-        out += [n for n in names if n not in out]
-    return out
+    """Every name once, in first-seen order."""
+    return list(dict.fromkeys(n for names in lists for n in names))
 
 
 def _row_weights(folders: list[dict[str, Any]], rows: list[str]) -> dict[str, float] | None:
@@ -168,7 +171,8 @@ def ensemble_info(run: Run, cells: list[CellRecord]) -> dict[str, Any]:
     """Everything shown about an ensemble row.
 
     Returns:
-        ``plugin``, ``name``, ``options``, ``across_seeds``, ``fit_split``,
+        ``plugin``, ``name``, ``trained`` (``"fold models"`` or ``"snapshots"`` when the
+        members were made by training one row, else None), ``options``, ``across_seeds``, ``fit_split``,
         ``member_rows`` (distinct, in member order), ``weights`` (member row to its
         summed weight, mean over folders; None for methods without weights),
         ``cost_seconds`` (members' test inference seconds summed, mean over folders),
@@ -183,6 +187,7 @@ def ensemble_info(run: Run, cells: list[CellRecord]) -> dict[str, Any]:
     return {
         "plugin": str(config.get("plugin", "")),
         "name": str(config.get("name", "")),
+        "trained": TRAINED.get(config.get("source")),
         "options": dict(config.get("options") or {}),
         "across_seeds": bool(config.get("across_seeds", False)),
         "fit_split": config.get("fit_split"),

@@ -6,14 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.leaderboard.plots import _new_figure, png_uri
-
-MAX_LABEL = 30
-
-
-def short(label: str, limit: int = MAX_LABEL) -> str:
-    """A tick label that fits: long member names end in an ellipsis."""
-    return label if len(label) <= limit else label[: limit - 1] + "…"
+from harness.leaderboard.plots import _new_figure, png_uri, short
 
 
 def disagreement_plot(matrix: Sequence[Sequence[float | None]], labels: Sequence[str]) -> str:

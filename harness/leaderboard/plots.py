@@ -18,6 +18,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 DPI = 72
+MAX_LABEL = 30
+
+
+def short(label: str, limit: int = MAX_LABEL) -> str:
+    """A tick label that fits: the middle of a long name becomes an ellipsis.
+
+    The end is kept because that is where names tend to differ (``... (seed 1)``,
+    ``train.optimizer.lr``).
+    """
+    if len(label) <= limit:
+        return label
+    head = (limit - 1) // 2
+    return label[:head] + "…" + label[-(limit - 1 - head) :]
 
 
 def _new_figure(width: float, height: float) -> Figure:

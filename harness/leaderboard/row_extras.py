@@ -76,6 +76,7 @@ def ensemble_line(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | None:
     n_cells = max((len(f["members"]) for f in ensemble["folders"]), default=0)
     return {
         "members": members,
+        "trained": ensemble["trained"],
         "n_cells": n_cells,
         "cost_seconds": ensemble["cost_seconds"],
         "across_seeds": ensemble["across_seeds"],
@@ -119,6 +120,9 @@ def ensemble_context(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | No
         )
     return {
         "plugin": ensemble["plugin"],
+        "trained": ensemble["trained"],
+        "n_cells": max((len(f["members"]) for f in ensemble["folders"]), default=0),
+        "member_rows": [_link(r, anchors) for r in ensemble["member_rows"]],
         "options": sorted((k, str(v)) for k, v in ensemble["options"].items()),
         "fit_split": ensemble["fit_split"] or (analysis or {}).get("fit_split") or "val",
         "across_seeds": ensemble["across_seeds"],

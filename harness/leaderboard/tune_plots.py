@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from harness.leaderboard.plots import _new_figure, png_uri
+from harness.leaderboard.plots import _new_figure, png_uri, short
 
 MARKERS = {"complete": ("o", "complete"), "pruned": ("x", "pruned"), "fail": ("v", "failed")}
 
@@ -71,6 +71,27 @@ def _draw_seed(ax: Any, study: dict[str, Any], colour: str, maximize: bool) -> N
         ax.step([*xs, last], [*ys, ys[-1]], where="post", color=colour, linewidth=1.4, zorder=2)
 
 
+def _legend_handles(studies: Sequence[dict[str, Any]]) -> list[Line2D]:
+    """One line per seed (its best so far), then the marker of each trial state, in grey."""
+    lines = [
+        Line2D([], [], color=f"C{i % 10}", linewidth=1.4, label=f"{seed_label(s)}: best so far")
+        for i, s in enumerate(studies)
+    ]
+    markers = [
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            marker=m,
+            color="0.35",
+            markerfacecolor="0.35" if k == "complete" else "none",
+            label=text,
+        )
+        for k, (m, text) in MARKERS.items()
+    ]
+    return lines + markers
+
+
 def history_plot(studies: Sequence[dict[str, Any]], metric: str, direction: str) -> str | None:
     """Trial value against trial number, with the best value so far, one colour per seed.
 
@@ -95,22 +116,7 @@ def history_plot(studies: Sequence[dict[str, Any]], metric: str, direction: str)
     ax.set_title(f"optimisation history ({'higher' if maximize else 'lower'} is better)", fontsize=9)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(labelsize=7)
-    handles = [
-        Line2D([], [], color=f"C{i % 10}", linewidth=1.4, label=f"{seed_label(s)}: best so far")
-        for i, s in enumerate(studies)
-    ]
-    handles += [
-        Line2D(
-            [],
-            [],
-            linestyle="",
-            marker=m,
-            color="0.35",
-            markerfacecolor="0.35" if k == "complete" else "none",
-            label=text,
-        )
-        for k, (m, text) in MARKERS.items()
-    ]
+    handles = _legend_handles(studies)
     ax.legend(handles=handles, fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return png_uri(fig)
@@ -147,7 +153,7 @@ def importance_plot(studies: Sequence[dict[str, Any]]) -> str | None:
             color=f"C{i % 10}",
             label=seed_label(study),
         )
-    ax.set_yticks(range(len(params)), [p if len(p) <= 32 else p[:31] + "…" for p in params], fontsize=7.5)
+    ax.set_yticks(range(len(params)), [short(p) for p in params], fontsize=7.5)
     ax.invert_yaxis()  # most important on top
     ax.set_xlabel("importance (Optuna; normalised to sum to 1 per seed)", fontsize=8)
     ax.set_xlim(0, 1)

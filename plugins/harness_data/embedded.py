@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 TEXTURES = ("brick", "grass", "gravel")
 KINDS = ("crack", "blob", "patch", "stain")
 BANDS = {"train": (0.0, 0.6), "val": (0.6, 0.8), "test": (0.8, 1.0)}
@@ -112,13 +112,15 @@ def blob(clean: np.ndarray, rng: np.random.Generator, other: np.ndarray) -> np.n
 
 
 def patch(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A square cut from elsewhere in the image, rotated, and pasted in."""
+    """A square cut from elsewhere in the image, rotated, re-exposed and pasted in."""
     size = clean.shape[0]
     side = int(size * rng.uniform(0.2, 0.35))
     sy, sx, dy, dx = rng.integers(0, size - side, size=4)
-    out = clean.copy()
-    out[dy:dy + side, dx:dx + side] = np.rot90(clean[sy:sy + side, sx:sx + side], k=int(rng.integers(1, 4)))
-    return out
+    out = clean.astype(np.float32)
+    exposure = rng.choice([rng.uniform(0.7, 0.85), rng.uniform(1.15, 1.3)])  # the seam shows, as on real parts
+    piece = np.rot90(clean[sy:sy + side, sx:sx + side], k=int(rng.integers(1, 4))) * exposure
+    out[dy:dy + side, dx:dx + side] = piece
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def stain(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -147,45 +147,56 @@ def _trained(root: Path) -> dict[tuple[str, int], dict[str, np.ndarray]]:
     return probas
 
 
-def _ensembles(root: Path, probas: dict[tuple[str, int], dict[str, np.ndarray]]) -> None:
+def _ensemble(root: Path, folder: str, seed, members: list[tuple[str, int]], weights: list[float] | None) -> None:
+    """One ensemble folder of ``(row, seed)`` member cells, written as the engine writes it."""
     run = load_run(root)
+    probas = {
+        (row, s): {
+            split: run.prediction_set(f"m{list(ROWS).index(row)}-s{s}", split).proba for split in ("val", "test")
+        }
+        for row, s in members
+    }
+    records = [run.cells[f"m{list(ROWS).index(row)}-s{s}"] for row, s in members]
+    data = MemberData(records, CLASSES)
+    for split, labels in (("val", VAL), ("test", TEST)):
+        data.proba[split] = np.stack([probas[m][split] for m in members])
+        data.labels[split] = labels
+        data.sample_ids[split] = _ids(split, len(labels))
+    options = {"weights": weights} if weights else {}
+    method = SoftVoting(**options).fit(data.proba["val"], VAL)
+    found = {split: method.predict_proba(data.proba[split]) for split in ("val", "test")}
+    config = {
+        "id": folder,
+        "key": folder,
+        "row": "ensemble weighted" if weights else "ensemble across seeds",
+        "kind": "ensemble",
+        "seed": seed,
+        "plugin": "soft-voting",
+        "name": "weighted" if weights else "across seeds",
+        "options": options,
+        "members": [r.id for r in records],
+        "member_rows": [row for row, _ in members],
+        "across_seeds": seed == "all",
+        "classes": list(CLASSES),
+        "fit_split": "val",
+        "weights": [float(w) for w in method.weights_],
+    }
+    cost = sum(INFER[row] for row, _ in members)
+    metrics = _metrics(found["test"], found["val"]) | {
+        "cost.infer_seconds": cost,
+        "test.infer_seconds": cost,
+        "n_members": len(members),
+    }
+    analysis = analyse(lambda o: SoftVoting(**o), options, data, found["test"])
+    predictions = {s: PredictionSet(CLASSES, _ids(s, len(y)), y, found[s]) for s, y in (("val", VAL), ("test", TEST))}
+    finish(root / folder, config, predictions, metrics, {"analysis.json": analysis})
+
+
+def _ensembles(root: Path) -> None:
     for seed in (0, 1):
-        records = [run.cells[f"m{r}-s{seed}"] for r in range(len(ROWS))]
-        data = MemberData(records, CLASSES)
-        for split, labels in (("val", VAL), ("test", TEST)):
-            data.proba[split] = np.stack([probas[(row, seed)][split] for row in ROWS])
-            data.labels[split] = labels
-            data.sample_ids[split] = _ids(split, len(labels))
-        options = {"weights": WEIGHTS}
-        method = SoftVoting(**options).fit(data.proba["val"], VAL)
-        found = {split: method.predict_proba(data.proba[split]) for split in ("val", "test")}
-        config = {
-            "id": f"ens-w-s{seed}",
-            "key": f"k{seed}",
-            "row": "ensemble weighted",
-            "kind": "ensemble",
-            "seed": seed,
-            "plugin": "soft-voting",
-            "name": "weighted",
-            "options": options,
-            "members": [r.id for r in records],
-            "member_rows": list(ROWS),
-            "across_seeds": False,
-            "classes": list(CLASSES),
-            "fit_split": "val",
-            "weights": [float(w) for w in method.weights_],
-        }
-        cost = sum(INFER.values())
-        metrics = _metrics(found["test"], found["val"]) | {
-            "cost.infer_seconds": cost,
-            "test.infer_seconds": cost,
-            "n_members": 3,
-        }
-        analysis = analyse(lambda o: SoftVoting(**o), options, data, found["test"])
-        predictions = {
-            s: PredictionSet(CLASSES, _ids(s, len(y)), y, found[s]) for s, y in (("val", VAL), ("test", TEST))
-        }
-        finish(root / config["id"], config, predictions, metrics, {"analysis.json": analysis})
+        _ensemble(root, f"ens-w-s{seed}", seed, [(row, seed) for row in ROWS], WEIGHTS)
+    # across seeds: every row occurs twice among the members
+    _ensemble(root, "ens-all", "all", [(row, s) for row in ("cnn big", "cnn small") for s in (0, 1)], None)
 
 
 def _tta(root: Path, probas: dict[tuple[str, int], dict[str, np.ndarray]]) -> None:
@@ -221,7 +232,7 @@ def _tta(root: Path, probas: dict[tuple[str, int], dict[str, np.ndarray]]) -> No
 def built(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("runs") / "demo"
     probas = _trained(root)
-    _ensembles(root, probas)
+    _ensembles(root)
     _tta(root, probas)
     out = tmp_path_factory.mktemp("board")
     lb = build_leaderboard(load_run(root), out, rank_by="test.f1_macro", title="Demo", n_resamples=100)
@@ -343,6 +354,7 @@ def test_results_json_carries_kinds_tuning_and_ensembles(built) -> None:
         EVIL: "model",
         "tiny": "model",
         "ensemble weighted": "ensemble",
+        "ensemble across seeds": "ensemble",
         "cnn small +tta(search)": "tta",
     }
     tuning = rows["cnn big"]["tuning"]
@@ -416,6 +428,25 @@ def test_ranking_marks_derived_rows_with_members_weights_and_cost(built) -> None
     assert f"(gain {_signed(np.mean([c - i for _, _, i, c in SEARCH.values()]))})" in tta
     assert f"cost ×2.5 forward passes ({INFER['cnn small'] * 2.5:.3g} s test inference)" in tta
     assert "badge kind" not in _ranking_line(page, "cnn big")
+
+
+def test_an_ensemble_across_seeds_names_members_by_row_and_seed(built) -> None:
+    lb, page, results, probas, _, _ = built
+    line = _ranking_line(page, "ensemble across seeds")
+    links = re.findall(r'<a href="#row-\d">([^<]+)</a> <span class="muted">\(w ([0-9.]+)\)</span>', line)
+    assert links == [("cnn big", "0.500"), ("cnn small", "0.500")]  # each row once, its two cells' weights summed
+    assert "4 cells across seeds" in line
+    entry = next(r for r in results["rows"] if r["row"] == "ensemble across seeds")["ensemble"]
+    labels = ["cnn big (seed 0)", "cnn big (seed 1)", "cnn small (seed 0)", "cnn small (seed 1)"]
+    assert entry["member_rows"] == ["cnn big", "cnn small"] and entry["analysis"]["labels"] == labels
+    members = [probas[(row, s)]["test"].argmax(axis=1) for row in ("cnn big", "cnn small") for s in (0, 1)]
+    expected = [[np.mean(a != b) for b in members] for a in members]
+    np.testing.assert_allclose(np.array(entry["analysis"]["disagreement"], dtype=float), expected, atol=1e-12)
+    section = _section(lb, page, "ensemble across seeds")
+    for k, label in enumerate(labels, start=1):
+        assert re.search(
+            rf'<td>{k}</td><td class="name"><a href="#row-\d">{re.escape(label)}</a></td><td>0.250</td>', section
+        )
 
 
 def test_tta_section_shows_the_chosen_views_merge_and_gain(built) -> None:
