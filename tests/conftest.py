@@ -50,6 +50,7 @@ epochs = {epochs}
 batch_size = 16
 optimizer = {{ name = "adam", lr = 1e-2 }}
 scheduler = {scheduler}
+{train}
 """
 
 
@@ -58,8 +59,8 @@ def tiny_experiment(write_toml):
     """An experiment over small third-party toy models; extra TOML is appended."""
 
     def make(models: str, *, name: str = "tiny", seeds: str = "[0]", epochs: int = 2,
-             scheduler: str = '"cosine"') -> Path:
-        text = TINY.format(name=name, seeds=seeds, epochs=epochs, scheduler=scheduler)
+             scheduler: str = '"cosine"', train: str = "") -> Path:
+        text = TINY.format(name=name, seeds=seeds, epochs=epochs, scheduler=scheduler, train=train)
         return write_toml(text + textwrap.dedent(models), f"{name}.toml")
 
     return make

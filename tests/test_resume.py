@@ -34,7 +34,7 @@ def test_interrupted_cell_resumes_with_identical_results(tiny_experiment, tmp_pa
         [[matrix.model]]
         plugin = "toy-cnn"
         width = 24
-        """, name="resume", epochs=5)
+        """, name="resume", epochs=5, train="resume_every = 0")
     proc = run(path, tmp_path / "killed", wait=False)
     deadline = time.monotonic() + 600
     resume = None

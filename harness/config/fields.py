@@ -126,6 +126,7 @@ TRAIN = {
     "precision": Field("str", "fp32", lambda v: v in ("fp32", "bf16", "fp16"), 'must be "fp32", "bf16" or "fp16"'),
     "channels_last": Field("bool", False),
     "freeze_backbone_epochs": Field("int", 0, lambda v: v >= 0, "must be >= 0"),
+    "resume_every": Field("float", 30.0, lambda v: v >= 0, "must be >= 0 seconds"),
 }
 
 EARLY_STOPPING = {

@@ -18,7 +18,7 @@ from harness.errors import HarnessError
 from harness.model import split_outputs
 from harness.train.components import Components, Selection, check_plateau_direction, set_backbone_frozen
 from harness.train.evaluate import compute_metrics, forward, make_batch, predict
-from harness.train.resume import load_state, save_state
+from harness.train.resume import StateWriter, load_state
 from harness.train.tensors import Normalizer, augment, to_tensors
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -186,7 +186,10 @@ class Trainer:
 def fit(trainer: Trainer, on_epoch: Callable[[int, dict[str, Any]], None], tick: Callable[[], None],
         resume_path: Path | None = None, on_cycle_end: Callable[[int], None] | None = None,
         ) -> tuple[Selection, list[dict[str, Any]]]:
-    """Train to the configured epochs (or early stop), saving a resume point after each epoch.
+    """Train to the configured epochs (or early stop), saving resume points along the way.
+
+    A resume point is saved after an epoch once ``train.resume_every`` seconds (30 by
+    default; 0 = after every epoch) have passed since the last one.
 
     Args:
         on_cycle_end: called after each epoch that ends a warm-restart cycle (the
@@ -194,14 +197,23 @@ def fit(trainer: Trainer, on_epoch: Callable[[int, dict[str, Any]], None], tick:
     """
     if resume_path is not None and (state := load_state(resume_path)) is not None:
         trainer.restore(state)
+    writer = StateWriter(resume_path) if resume_path is not None else None
+    every = float(trainer.train.get("resume_every", 30.0))
+    last_saved = time.perf_counter()
     cycle_ends = set(getattr(trainer.c.schedule.scheduler, "cycle_end_epochs", None) or ())
-    while trainer.epoch < trainer.train["epochs"] and not trainer.stopped:
-        logs = trainer.run_epoch(tick)
-        on_epoch(trainer.epoch, logs)
-        if on_cycle_end is not None and trainer.epoch in cycle_ends:
-            on_cycle_end(trainer.epoch)
-        if resume_path is not None:
-            save_state(resume_path, trainer.state())
+    try:
+        while trainer.epoch < trainer.train["epochs"] and not trainer.stopped:
+            logs = trainer.run_epoch(tick)
+            on_epoch(trainer.epoch, logs)
+            if on_cycle_end is not None and trainer.epoch in cycle_ends:
+                on_cycle_end(trainer.epoch)
+            # a resume point costs a copy of weights and optimizer state: not after every short epoch
+            if writer is not None and time.perf_counter() - last_saved >= every:
+                writer.submit(trainer.state())
+                last_saved = time.perf_counter()
+    finally:
+        if writer is not None:
+            writer.wait()
     if not trainer.selection.state:
         raise HarnessError(f"no epoch produced a usable {trainer.selection.metric} (all NaN)")
     return trainer.selection, trainer.history

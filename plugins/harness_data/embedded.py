@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: blob fill comes from the split's own band
 TEXTURES = ("brick", "grass", "gravel")
 KINDS = ("crack", "blob", "patch", "stain")
 BANDS = {"train": (0.0, 0.6), "val": (0.6, 0.8), "test": (0.8, 1.0)}
@@ -50,8 +50,9 @@ def check(options: dict[str, Any]) -> list[tuple[str, str]]:
             problems.append((key, f"must be a non-empty list drawn from {', '.join(known)}, got {value!r}"))
     if options.get("channels", 3) not in (1, 3):
         problems.append(("channels", f"must be 1 or 3, got {options.get('channels')!r}"))
-    if not isinstance(options.get("seed", 0), int):
-        problems.append(("seed", "must be an integer"))
+    seed = options.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:  # numpy rejects negative seeds
+        problems.append(("seed", f"must be an integer >= 0, got {seed!r}"))
     return problems
 
 
@@ -157,18 +158,21 @@ def _split(name: str, n: int, size: int, options: dict[str, Any], textures: dict
         x0, x1 = int(lo * width), int(hi * width) - CROP
         x, y = int(rng.integers(x0, x1 + 1)), int(rng.integers(0, texture.shape[0] - CROP + 1))
         clean = _resize(texture[y:y + CROP, x:x + CROP], size)
-        kind, mask = "none", np.zeros((size, size), np.uint8)
+        kind, mask, extra = "none", np.zeros((size, size), np.uint8), {}
         image = clean
         if is_defect[i]:
             kind = options["defect_kinds"][int(rng.integers(len(options["defect_kinds"])))]
             other_name = names[(i + 1) % len(names)] if len(names) > 1 else texture_name
-            other = _resize(np.rot90(textures[other_name])[y:y + CROP, x:x + CROP].copy(), size)
+            # Rotate the crop, not the texture: the fill stays inside this split's band.
+            other = _resize(np.rot90(textures[other_name][y:y + CROP, x:x + CROP]).copy(), size)
             image, mask = make_defect(clean, kind, rng, other)
+            if kind == "blob":
+                extra = {"donor": [other_name, x, y, CROP]}
         images.append(image)
         masks.append(mask)
         labels.append(int(is_defect[i]))
         ids.append(f"{name}/{texture_name}/{i:05d}")
-        meta.append({"texture": texture_name, "defect": kind, "crop": [x, y, CROP]})
+        meta.append({"texture": texture_name, "defect": kind, "crop": [x, y, CROP], **extra})
     stack = np.stack(images)[..., None]
     if options["channels"] == 3:
         stack = np.repeat(stack, 3, axis=-1)
