@@ -15,8 +15,6 @@ from typing import Any
 
 import torch
 
-from harness.store import RESUME as RESUME_FILE  # noqa: F401 - re-exported for the training loop
-
 
 def _detached_copy(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):

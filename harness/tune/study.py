@@ -40,7 +40,8 @@ def _rdb_storage(url: str, attempts: int = 5) -> Any:
 
     from sqlalchemy.pool import NullPool
 
-    for attempt in range(attempts):
+    attempt = 0
+    while True:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -55,10 +56,10 @@ def _rdb_storage(url: str, attempts: int = 5) -> Any:
             raise HarnessError(f"the Optuna storage {redact(url)} needs a database driver: "
                                "pip install 'harness[postgres]' (psycopg)") from exc
         except Exception as exc:  # noqa: BLE001 - connection problems are the user's to fix
-            if attempt == attempts - 1:
+            attempt += 1
+            if attempt == attempts:
                 raise HarnessError(f"cannot open the Optuna storage {redact(url)}: {exc}") from exc
             time.sleep(0.5 + random.random())
-    raise AssertionError("unreachable")
 
 
 def redact(url: str) -> str:

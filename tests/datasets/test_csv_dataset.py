@@ -14,11 +14,6 @@ from harness_datasets.table import check, table
 SIZE = 8
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def image(path, value):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full((SIZE, SIZE, 3), value, np.uint8)).save(path)

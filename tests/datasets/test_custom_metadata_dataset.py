@@ -16,11 +16,6 @@ from harness_datasets.custom import check, custom_metadata, parse_name
 SIZE = 8
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def save(path, value=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full((SIZE, SIZE, 3), value, np.uint8)).save(path)

@@ -18,11 +18,6 @@ from harness_datasets.folder import check, folder
 SIZE = 8
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def write(path, value, grey=False):
     """A flat image whose first pixel encodes ``value``, so each sample is recognisable."""
     path.parent.mkdir(parents=True, exist_ok=True)
