@@ -20,9 +20,12 @@ hookimpl = pluggy.HookimplMarker("harness")
 if TYPE_CHECKING:
     from harness.data import Dataset, Split
     from harness.model import Batch
+    from harness.options import Problem
     from harness.predictions import PredictionSet
+    from harness.registry import Registry
     from harness.schedule import Schedule
     from harness.store import Run
+    from harness.tta.types import TTAMerge, TTAView
 
 _LAZY = {
     "Dataset": "harness.data",
@@ -32,6 +35,10 @@ _LAZY = {
     "Run": "harness.store",
     "load_run": "harness.store",
     "Schedule": "harness.schedule",
+    "Problem": "harness.options",
+    "Registry": "harness.registry",
+    "TTAView": "harness.tta.types",
+    "TTAMerge": "harness.tta.types",
 }
 
 __all__ = [
@@ -41,9 +48,13 @@ __all__ = [
     "HarnessError",
     "PluginLoadError",
     "PredictionSet",
+    "Problem",
+    "Registry",
     "Run",
     "Schedule",
     "Split",
+    "TTAMerge",
+    "TTAView",
     "UnknownNameError",
     "__version__",
     "hookimpl",

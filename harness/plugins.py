@@ -16,13 +16,13 @@ from harness.registry import Registry
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness_timm",
-    "harness_data",
     "harness_datasets",
     "harness_train",
     "harness_metrics",
     "harness_cats",
     "harness_gain",
     "harness_ensembles",
+    "harness_tta",
 )
 """Built-in plugin modules, registered exactly like third-party ones."""
 

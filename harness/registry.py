@@ -44,6 +44,7 @@ class Registry(Generic[T]):
     kind: str
     _entries: dict[str, Entry[T]] = field(default_factory=dict)
     current_plugin: str = "<unknown>"
+    _default: str | None = None
 
     def register(
         self,
@@ -52,11 +53,22 @@ class Registry(Generic[T]):
         *,
         description: str = "",
         check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
+        default: bool = False,
     ) -> None:
         """Register ``factory`` under ``name``.
 
+        Args:
+            name: the name experiment files use.
+            factory: what builds the thing (see the ``harness_register_*`` hook).
+            description: one line for ``harness plugins``.
+            check: ``check(options) -> list[harness.Problem]`` that validates options
+                without building anything (see :mod:`harness.options`).
+            default: the entry used when an experiment names none (the default
+                dataset, say); at most one per kind.
+
         Raises:
-            PluginLoadError: the name is empty or already taken by another plugin.
+            PluginLoadError: the name is empty or already taken by another plugin, or a
+                second default is claimed.
         """
         if not isinstance(name, str) or not name:
             raise PluginLoadError(f"plugin {self.current_plugin!r} registered a {self.kind} with an empty name")
@@ -65,7 +77,17 @@ class Registry(Generic[T]):
             raise PluginLoadError(
                 f"{self.kind} {name!r} is registered twice: by plugin {other!r} and by plugin {self.current_plugin!r}"
             )
+        if default and self._default is not None:
+            raise PluginLoadError(f"{self.kind} {name!r} of plugin {self.current_plugin!r} claims to be the default, "
+                                  f"but {self._default!r} of plugin {self._entries[self._default].plugin!r} already is")
         self._entries[name] = Entry(name, factory, self.current_plugin, description, check)
+        if default:
+            self._default = name
+
+    @property
+    def default(self) -> str | None:
+        """The name registered with ``default=True``, or None."""
+        return self._default
 
     def entry(self, name: str) -> Entry[T]:
         """The entry for ``name``; an unknown name raises with suggestions."""

@@ -233,7 +233,7 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
 
     ids = {c.id for c in the_plan.cells}
     if experiment.ensembles or experiment.tta:  # finished ones are reused: this never trains
-        from harness.ensembles import build_derived
+        from harness.derived import build_derived
 
         ids |= set(build_derived(root, the_plan.cells, experiment, plugins.registries, echo=echo))
     run = load_run(root)

@@ -14,8 +14,8 @@ import pytest
 
 from harness import HarnessError, PredictionSet
 from harness.compare import CompareRefused, add_compare_parser, cmd_compare, compare_sides
+from harness.compare.sides import load_side
 from harness.leaderboard import build_leaderboard
-from harness.leaderboard.sides import load_side
 from harness.metrics import classification_metrics
 from harness.stats.calibration import calibration_metrics
 from harness.stats.paired import paired_delta_intervals

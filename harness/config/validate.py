@@ -79,7 +79,7 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
     meta = F.check_section(problems, "experiment", data.get("experiment", {}), F.EXPERIMENT)
     if "experiment" not in data:
         problems.add("experiment", "an [experiment] table with at least `name` is required")
-    dataset = _check_dataset(problems, data.get("dataset", {"plugin": "synthetic-defects"}), plugins)
+    dataset = _check_dataset(problems, data.get("dataset", {}), plugins)
     train = _check_train(problems, "train", data.get("train", {}), plugins, partial=False)
     blocks, include, exclude = _check_matrix(problems, data.get("matrix"), plugins)
     tune = _check_tune(problems, "tune", data["tune"]) if "tune" in data else None
@@ -193,11 +193,15 @@ def _check_dataset(problems: Problems, data: Any, plugins: Plugins) -> dict[str,
         problems.add("dataset", f"must be a table, got {data!r}")
         return {}
     out = dict(data)
-    plugin = out.setdefault("plugin", "synthetic-defects")
+    registry = plugins.registry("datasets")
+    if "plugin" not in out and registry.default is None:
+        problems.add("dataset", "names no plugin, and no installed dataset plugin is the default: set `plugin`")
+        return out
+    plugin = out.setdefault("plugin", registry.default)
     image_size = out.setdefault("image_size", 64)
     if not F._type_ok("int", image_size) or image_size < 8:
         problems.add("dataset.image_size", f"must be an integer >= 8, got {image_size!r}")
-    _check_plugin(problems, "dataset", plugins.registry("datasets"), plugin, out, exclude=("plugin",))
+    _check_plugin(problems, "dataset", registry, plugin, out, exclude=("plugin",))
     return out
 
 

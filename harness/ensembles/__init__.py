@@ -1,34 +1,12 @@
-"""Ensembles and test-time augmentation rows computed from the run store.
+"""Ensembles computed from the run store: members' stored probabilities in, a row out.
 
-Nothing here runs a model: ensembles combine the members' stored validation and test
-probabilities, TTA rows merge the per-view probabilities stored as ``tta_<split>.npz``.
-Both write derived folders in the run-store layout, so the leaderboard ranks them
-beside single models.
+An ensemble method is a plugin (``harness_register_ensembles``) following
+:class:`harness.Ensemble`; :func:`build_ensembles` fits each ``[[ensemble]]`` block on
+validation or out-of-fold predictions and writes a derived row folder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
 from harness.ensembles.engine import build_ensembles
-from harness.ensembles.tta_rows import build_tta_rows
 
-if TYPE_CHECKING:
-    from harness.config import Experiment
-    from harness.matrix import Cell
-
-__all__ = ["build_derived", "build_ensembles", "build_tta_rows"]
-
-
-def build_derived(run_root: Path, cells: list[Cell], experiment: Experiment, registries: dict[str, Any], *,
-                  echo: Callable[[str], None] | None = None) -> list[str]:
-    """Every ensemble and TTA row of ``experiment``; finished ones are reused.
-
-    Returns:
-        The derived folder names (done or failed) that belong to this matrix.
-    """
-    ids = build_ensembles(run_root, cells, experiment.ensembles, registries, echo=echo)
-    return ids + build_tta_rows(run_root, cells, experiment.tta, registries, select_by=experiment.select_by,
-                                echo=echo)
+__all__ = ["build_ensembles"]

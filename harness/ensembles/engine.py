@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from harness import derived_folders as folders
 from harness.config.fields import ENSEMBLE_FIXED
-from harness.ensembles import folders
 from harness.ensembles.members import MemberData, load_members, member_groups
 from harness.ensembles.members import patterns as member_patterns
 from harness.ensembles.report import analyse

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.ensembles import folders
+from harness import derived_folders as folders
 from harness.errors import HarnessError
 from harness.matrix import Cell, digest, fold_cell
 from harness.predictions import PredictionSet

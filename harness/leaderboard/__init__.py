@@ -6,9 +6,9 @@ embedded PNG figures, no external requests), ``results.json``, ``results.csv`` a
 ``wrong/<row>_<split>.csv``; ``terminal_table(leaderboard)`` gives the same ranking as
 text. Every metric that the stored predictions determine comes with a bootstrap
 interval, rows are tested against the top row, and rows on the latency/quality Pareto
-front are marked (:mod:`harness.leaderboard.statistics`). Tuned rows show their Optuna
-studies (:mod:`harness.leaderboard.tuning`); ensemble and TTA rows rank beside single
-models with their members, weights, cost and analysis (:mod:`harness.leaderboard.derived`).
+front are marked (:mod:`harness.leaderboard.ranking.statistics`). Tuned rows show their Optuna
+studies (:mod:`harness.leaderboard.ranking.tuning`); ensemble and TTA rows rank beside single
+models with their members, weights, cost and analysis (:mod:`harness.leaderboard.ranking.derived`).
 pandas, matplotlib and jinja2 load only when a leaderboard is built.
 """
 
@@ -63,13 +63,13 @@ def build_leaderboard(
     Raises:
         HarnessError: cells finished but none recorded ``rank_by``.
     """
-    from harness.leaderboard.aggregate import summarise
-    from harness.leaderboard.export import results_csv, results_dict
-    from harness.leaderboard.figures import all_figures, ensemble_figures, pareto_figure, tuning_figures
-    from harness.leaderboard.render import render_html
-    from harness.leaderboard.samples import PredictionStore
-    from harness.leaderboard.statistics import add_statistics
-    from harness.leaderboard.wrong import gallery, thumbnails, write_wrong_files
+    from harness.leaderboard.figures.build import all_figures, ensemble_figures, pareto_figure, tuning_figures
+    from harness.leaderboard.figures.wrong import gallery, thumbnails, write_wrong_files
+    from harness.leaderboard.pages.export import results_csv, results_dict
+    from harness.leaderboard.pages.render import render_html
+    from harness.leaderboard.ranking.aggregate import summarise
+    from harness.leaderboard.ranking.samples import PredictionStore
+    from harness.leaderboard.ranking.statistics import add_statistics
     from harness.store import atomic_write_json, atomic_write_text
 
     out_dir = Path(out_dir)
@@ -108,7 +108,7 @@ def _with_sources(run: Run, detail: RowDetail) -> list[str]:
 
 
 def terminal_table(leaderboard: Leaderboard) -> str:
-    """The ranking as a plain-text table (see :mod:`harness.leaderboard.terminal`)."""
-    from harness.leaderboard.terminal import terminal_table as _table
+    """The ranking as a plain-text table (see :mod:`harness.leaderboard.pages.terminal`)."""
+    from harness.leaderboard.pages.terminal import terminal_table as _table
 
     return _table(leaderboard)

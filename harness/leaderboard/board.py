@@ -31,10 +31,10 @@ class RowDetail:
         kind: ``"model"`` (trained cells), ``"ensemble"`` or ``"tta"``.
         sources: the cells a derived row was built from (ensemble members, the TTA
             row's source cells), whose thumbnails serve its gallery.
-        tuning: the row's Optuna studies (:func:`harness.leaderboard.tuning.row_tuning`),
+        tuning: the row's Optuna studies (:func:`harness.leaderboard.ranking.tuning.row_tuning`),
             or None when it was not tuned.
-        ensemble: :func:`harness.leaderboard.derived.ensemble_info` of an ensemble row.
-        tta: :func:`harness.leaderboard.derived.tta_info` of a TTA row.
+        ensemble: :func:`harness.leaderboard.ranking.derived.ensemble_info` of an ensemble row.
+        tta: :func:`harness.leaderboard.ranking.derived.tta_info` of a TTA row.
     """
 
     row: str

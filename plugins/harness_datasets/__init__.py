@@ -1,4 +1,4 @@
-"""Built-in dataset plugins for data on disk: CSV files, class folders and the defect layouts.
+"""Built-in dataset plugins: the embedded default data, CSV files, class folders and the defect layouts.
 
 Every plugin decodes each split once through :mod:`harness.cache` (a memory-mapped uint8
 cache keyed by a fingerprint of the files), so later cells and runs map the arrays
@@ -13,7 +13,10 @@ from harness import hookimpl
 
 @hookimpl
 def harness_register_datasets(registry) -> None:  # noqa: ANN001 - harness.registry.Registry
-    from harness_datasets import anomaly, custom, defect_folder, folder, mvtec, table, visa
+    from harness_datasets import anomaly, custom, defect_folder, embedded, folder, mvtec, table, visa
+
+    registry.register("synthetic-defects", embedded.synthetic_defects, check=embedded.check, default=True,
+                      description="embedded default: CC0 scikit-image textures with synthesised defects and exact masks")
 
     registry.register("csv", table.table, check=table.check,
                       description="image paths and labels in CSV files (one with a split column, or one per split)")

@@ -1,11 +1,11 @@
-"""Built-in ensemble methods and test-time augmentation views and merges.
+"""Built-in ensemble methods.
 
 Ensemble methods follow scikit-learn's conventions and work on stored probabilities
 only: a factory ``factory(**options)`` returns an estimator with
 ``fit(proba [M, N, K], labels [N])`` (validation or out-of-fold data) and
 ``predict_proba(proba [M, N, K]) -> [N, K]``; a ``weights_`` attribute, when present,
-holds one weight per member. TTA entries are :class:`~harness_ensembles.views.View`
-(``kind == "view"``) and :class:`~harness_ensembles.merges.Merge` (``kind == "merge"``)
+holds one weight per member. TTA entries are :class:`~harness_tta.views.View`
+(``kind == "view"``) and :class:`~harness_tta.merges.Merge` (``kind == "merge"``)
 objects returned by their factories. Registering imports neither torch nor sklearn.
 """
 
@@ -15,19 +15,12 @@ from typing import Any
 
 from harness import hookimpl
 from harness_ensembles import options as opts
-from harness_ensembles.merges import MERGES
 from harness_ensembles.stacking import META_LEARNERS, Stacking
 from harness_ensembles.trained import check_kfold, check_snapshot, kfold, snapshot
-from harness_ensembles.views import VIEWS
 from harness_ensembles.voting import HardVoting, SoftVoting
 from harness_ensembles.weighted import WeightedAverage
 
 __all__ = ["HardVoting", "SoftVoting", "Stacking", "WeightedAverage"]
-
-VIEW_CHECKS = {"scale": opts.number_check("factor", 0.0, 1.0), "brightness": opts.number_check("factor", 0.0, 10.0),
-               "five_crop": opts.number_check("crop", 0.0, 1.0)}
-MERGE_CHECKS = {"tsharpen": opts.number_check("t", 0.0, 10.0)}
-
 
 def _check_stacking(options: dict[str, Any]) -> list[tuple[str, str]]:
     return opts.check_stacking(options, tuple(META_LEARNERS))
@@ -49,13 +42,3 @@ def harness_register_ensembles(registry: Any) -> None:
     registry.register("snapshot", snapshot, check=check_snapshot,
                       description="snapshots at the end of each cosine_warm_restart cycle, averaged")
 
-
-@hookimpl
-def harness_register_tta(registry: Any) -> None:
-    """Register the views (``identity`` ... ``five_crop``) and merges (``mean`` ... ``tsharpen``)."""
-    for name, factory in VIEWS.items():
-        registry.register(name, factory, check=VIEW_CHECKS.get(name, opts.no_options),
-                          description=f"TTA view: {(factory.__doc__ or '').strip().splitlines()[0]}")
-    for name, factory in MERGES.items():
-        registry.register(name, factory, check=MERGE_CHECKS.get(name, opts.no_options),
-                          description=f"TTA merge: {(factory.__doc__ or '').strip().splitlines()[0]}")

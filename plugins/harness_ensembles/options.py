@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from typing import Any
 
 Problems = list[tuple[str, str]]
@@ -86,21 +85,3 @@ def check_stacking(options: dict[str, Any], learners: tuple[str, ...]) -> Proble
     if "seed" in options and not _is_int(options["seed"]):
         problems.append(("seed", f"must be an integer, got {options['seed']!r}"))
     return problems
-
-
-def number_check(key: str, low: float, high: float) -> Callable[[dict[str, Any]], Problems]:
-    """A check for a TTA entry with one numeric option in ``(low, high]``."""
-
-    def check(options: dict[str, Any]) -> Problems:
-        problems = _unknown(options, (key,), "this TTA entry")
-        value = options.get(key)
-        if value is not None and not (_is_number(value) and low < value <= high):
-            problems.append((key, f"must be a number in ({low}, {high}], got {value!r}"))
-        return problems
-
-    return check
-
-
-def no_options(options: dict[str, Any]) -> Problems:
-    """A check for an entry that takes no options."""
-    return _unknown(options, (), "this TTA entry")

@@ -18,7 +18,7 @@ def test_builtins_and_third_party_are_listed(plugins):
     assert (toy.distribution, toy.version, toy.source) == ("harness-toy-plugin", "0.3.1", "entry point")
     assert plugins.registry("models").origin("toy-cnn") == "toy"
     assert plugins.registry("models").origin("timm") == "harness_timm"
-    assert plugins.registry("datasets").origin("synthetic-defects") == "harness_data"
+    assert plugins.registry("datasets").origin("synthetic-defects") == "harness_datasets"
     assert {"ce", "focal", "weighted_ce"} <= set(plugins.registry("losses").names())
     assert {"adam", "adamw", "sgd"} <= set(plugins.registry("optimizers").names())
     assert {"cosine", "step"} <= set(plugins.registry("schedulers").names())

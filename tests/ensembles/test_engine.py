@@ -10,11 +10,12 @@ from sklearn.metrics import accuracy_score, f1_score
 
 import harness_ensembles
 from harness import load_run
-from harness.ensembles import build_ensembles, build_tta_rows
+from harness.ensembles import build_ensembles
 from harness.matrix import Cell
 from harness.predictions import PredictionSet
 from harness.store import atomic_write_json, write_predictions
 from harness.tta import save_tta
+from harness.tta.rows import build_tta_rows
 
 CLASSES = ("normal", "defect", "scratch")
 ROWS = {"timm arch=a": "a", "timm arch=b": "b", "toy width=4": "toy"}

@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 
 from harness import HarnessError, PredictionSet
 from harness.leaderboard import build_leaderboard
-from harness.leaderboard.aggregate import summarise
+from harness.leaderboard.ranking.aggregate import summarise
 from harness.metrics import lower_is_better
 from harness.store import atomic_write_json, load_run, write_predictions
 
@@ -283,7 +283,7 @@ def test_results_json_carries_intervals_tests_and_fingerprints(consistent_run, t
 
 
 def test_wrong_predictions_are_written_most_confident_first(consistent_run, tmp_path: Path) -> None:
-    from harness.leaderboard.wrong import row_slug
+    from harness.leaderboard.figures.wrong import row_slug
 
     root, probas = consistent_run
     build_leaderboard(load_run(root), tmp_path / "board", rank_by="test.f1_macro", title="t", n_resamples=50)

@@ -15,8 +15,8 @@ from matplotlib.image import imread
 
 from harness import PredictionSet, hookimpl, hookspecs
 from harness.leaderboard import build_leaderboard, terminal_table
-from harness.leaderboard.figures import select_metric
-from harness.leaderboard.plots import curves_plot, overlay_plot
+from harness.leaderboard.figures.build import select_metric
+from harness.leaderboard.figures.plots import curves_plot, overlay_plot
 from harness.store import atomic_save_npz, atomic_write_json, load_run, write_predictions
 
 CLASSES = ("ok", "scratch", "dent")

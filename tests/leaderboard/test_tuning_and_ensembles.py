@@ -21,11 +21,11 @@ from matplotlib.image import imread
 from sklearn.metrics import accuracy_score, f1_score
 
 from harness import PredictionSet
-from harness.ensembles.folders import finish
+from harness.derived_folders import finish
 from harness.ensembles.members import MemberData
 from harness.ensembles.report import analyse
 from harness.leaderboard import build_leaderboard
-from harness.leaderboard.tune_plots import best_so_far
+from harness.leaderboard.figures.tune_plots import best_so_far
 from harness.metrics import classification_metrics
 from harness.store import atomic_save_npz, atomic_write_json, load_run, write_predictions
 from harness_ensembles.voting import SoftVoting

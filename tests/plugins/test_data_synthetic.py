@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 from skimage import data
 
-import harness_data
+import harness_datasets
 from harness import HarnessError
 from harness.registry import Registry
-from harness_data.embedded import check, synthetic_defects
+from harness_datasets.embedded import check, synthetic_defects
 
 SIZE = 32
 SPLITS = ("train", "val", "test")
@@ -45,10 +45,11 @@ def samples(ds):
 
 def test_registered_with_its_option_check():
     registry = Registry("dataset")
-    harness_data.harness_register_datasets(registry=registry)
+    harness_datasets.harness_register_datasets(registry=registry)
     entry = registry.entry("synthetic-defects")
     assert entry.factory is synthetic_defects
     assert entry.check is check
+    assert registry.default == "synthetic-defects"
 
 
 def test_same_seed_same_data_and_another_seed_other_data():

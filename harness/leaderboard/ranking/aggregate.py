@@ -19,9 +19,9 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.leaderboard.board import Leaderboard, RowDetail
-from harness.leaderboard.derived import ensemble_info, row_kind, tta_info
-from harness.leaderboard.samples import PredictionStore
-from harness.leaderboard.tuning import row_tuning
+from harness.leaderboard.ranking.derived import ensemble_info, row_kind, tta_info
+from harness.leaderboard.ranking.samples import PredictionStore
+from harness.leaderboard.ranking.tuning import row_tuning
 from harness.metrics import confusion_matrix, lower_is_better
 from harness.store import CellRecord, Run
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from harness.ensembles import folders
-from harness.ensembles.search_views import Search, greedy_search
+from harness import derived_folders as folders
 from harness.errors import HarnessError
 from harness.matrix import Cell, digest
 from harness.predictions import PredictionSet
 from harness.store import CellRecord, Run, load_run, read_cell
 from harness.tta import TTAViews, forwards, load_tta, resolve, tta_path
+from harness.tta.search import Search, greedy_search
 
 Echo = Callable[[str], None]
 STORED_FILES = ("tta_val.npz", "tta_test.npz", "predictions_val.csv", "predictions_test.csv")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from harness.leaderboard.board import Leaderboard
-from harness.leaderboard.samples import PredictionStore
+from harness.leaderboard.ranking.samples import PredictionStore
 from harness.store import CellRecord, Run, atomic_write_text
 
 GALLERY_MAX = 24

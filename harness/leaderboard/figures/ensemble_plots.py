@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.leaderboard.plots import _new_figure, png_uri, short
+from harness.leaderboard.figures.plots import _new_figure, png_uri, short
 
 
 def disagreement_plot(matrix: Sequence[Sequence[float | None]], labels: Sequence[str]) -> str:

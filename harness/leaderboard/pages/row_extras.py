@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.leaderboard.board import RowDetail
-from harness.leaderboard.derived import SCORES
+from harness.leaderboard.ranking.derived import SCORES
 
 Anchors = dict[str, str]
 

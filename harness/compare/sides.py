@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.leaderboard.samples import PredictionStore
+from harness.leaderboard.ranking.samples import PredictionStore
 from harness.stats.samples import SampleSet
 from harness.store import Run, load_run
 
@@ -91,7 +91,7 @@ def _from_results(path: Path, label: str) -> Side:
 
 
 def _from_run(path: Path, label: str, rank_by: str) -> Side:
-    from harness.leaderboard.aggregate import summarise
+    from harness.leaderboard.ranking.aggregate import summarise
 
     run = load_run(path)
     board = summarise(run, rank_by=rank_by, title=label)

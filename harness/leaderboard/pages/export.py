@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from harness.leaderboard.board import Leaderboard, RowDetail
-from harness.leaderboard.tuning import tuning_entry
+from harness.leaderboard.ranking.tuning import tuning_entry
 
 FORMAT = 3  # results.json layout: 2 added intervals, paired tests and the run folder; 3 tuning and ensembles
 
@@ -77,10 +77,10 @@ def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
     its sorted ``(sample_id, label)`` pairs), ``paired`` (metric to its test against the
     top row), ``pareto``, ``wrong`` (split to the CSV of its wrong predictions),
     ``kind`` (``"model"``, ``"ensemble"`` or ``"tta"``), ``tuning`` (a tuned row's
-    studies, :func:`harness.leaderboard.tuning.tuning_entry`), ``ensemble`` (members,
-    weights, cost and the averaged analysis, :func:`harness.leaderboard.derived.ensemble_info`
+    studies, :func:`harness.leaderboard.ranking.tuning.tuning_entry`), ``ensemble`` (members,
+    weights, cost and the averaged analysis, :func:`harness.leaderboard.ranking.derived.ensemble_info`
     with per-folder headline numbers in place of each ``analysis.json``) and ``tta``
-    (:func:`harness.leaderboard.derived.tta_info`); each null when it does not apply.
+    (:func:`harness.leaderboard.ranking.derived.tta_info`); each null when it does not apply.
     """
     rows = []
     for _, line in leaderboard.rows.iterrows():

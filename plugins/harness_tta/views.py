@@ -11,30 +11,9 @@ the cost multiplier counts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from harness import HarnessError
-
-
-@dataclass(frozen=True)
-class View:
-    """A registered view.
-
-    Attributes:
-        name: the registry name.
-        apply: ``[B, C, H, W]`` to ``[forwards * B, C, H, W]``.
-        forwards: images the model sees per input image.
-        kind: always ``"view"`` (the TTA registry also holds merges).
-    """
-
-    name: str
-    apply: Callable[[Any], Any]
-    forwards: int = 1
-    kind: str = "view"
-
-    def __call__(self, images: Any) -> Any:
-        return self.apply(images)
+from harness import HarnessError, TTAView
 
 
 def _square(images: Any, name: str) -> None:
@@ -57,31 +36,31 @@ def _crop_resized(images: Any, top: int, left: int, height: int, width: int) -> 
     return _resize(crop, tuple(images.shape[-2:]))
 
 
-def identity() -> View:
+def identity() -> TTAView:
     """The image as it is."""
-    return View("identity", lambda x: x)
+    return TTAView("identity", lambda x: x)
 
 
-def hflip() -> View:
+def hflip() -> TTAView:
     """Mirror left-right."""
-    return View("hflip", lambda x: x.flip(-1))
+    return TTAView("hflip", lambda x: x.flip(-1))
 
 
-def vflip() -> View:
+def vflip() -> TTAView:
     """Mirror top-bottom."""
-    return View("vflip", lambda x: x.flip(-2))
+    return TTAView("vflip", lambda x: x.flip(-2))
 
 
-def _rotation(quarter_turns: int) -> Callable[[], View]:
+def _rotation(quarter_turns: int) -> Callable[[], TTAView]:
     name = f"rot{90 * quarter_turns}"
 
-    def factory() -> View:
+    def factory() -> TTAView:
         def apply(x: Any) -> Any:
             if quarter_turns % 2:
                 _square(x, name)
             return x.rot90(quarter_turns, dims=(-2, -1))
 
-        return View(name, apply)
+        return TTAView(name, apply)
 
     factory.__doc__ = f"Rotate {90 * quarter_turns} degrees counter-clockwise."
     return factory
@@ -90,7 +69,7 @@ def _rotation(quarter_turns: int) -> Callable[[], View]:
 rot90, rot180, rot270 = _rotation(1), _rotation(2), _rotation(3)
 
 
-def scale(factor: float = 0.9) -> View:
+def scale(factor: float = 0.9) -> TTAView:
     """Zoom in: the centre ``factor`` of the image, resized back to full size."""
 
     def apply(x: Any) -> Any:
@@ -98,15 +77,15 @@ def scale(factor: float = 0.9) -> View:
         ch, cw = max(1, round(h * factor)), max(1, round(w * factor))
         return _crop_resized(x, _centre(h, ch), _centre(w, cw), ch, cw)
 
-    return View("scale", apply)
+    return TTAView("scale", apply)
 
 
-def brightness(factor: float = 1.1) -> View:
+def brightness(factor: float = 1.1) -> TTAView:
     """Scale pixel values by ``factor``, clipped to ``[0, 255]``."""
-    return View("brightness", lambda x: (x * factor).clamp(0.0, 255.0))
+    return TTAView("brightness", lambda x: (x * factor).clamp(0.0, 255.0))
 
 
-def five_crop(crop: float = 0.875) -> View:
+def five_crop(crop: float = 0.875) -> TTAView:
     """Four corner crops and the centre crop of side ``crop``, each resized back."""
 
     def apply(x: Any) -> Any:
@@ -117,10 +96,10 @@ def five_crop(crop: float = 0.875) -> View:
         corners = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), (_centre(h, ch), _centre(w, cw))]
         return torch.cat([_crop_resized(x, top, left, ch, cw) for top, left in corners])
 
-    return View("five_crop", apply, forwards=5)
+    return TTAView("five_crop", apply, forwards=5)
 
 
-VIEWS: dict[str, Callable[..., View]] = {
+VIEWS: dict[str, Callable[..., TTAView]] = {
     "identity": identity, "hflip": hflip, "vflip": vflip, "rot90": rot90, "rot180": rot180, "rot270": rot270,
     "scale": scale, "brightness": brightness, "five_crop": five_crop,
 }

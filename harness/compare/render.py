@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
-from harness.leaderboard.formatting import format_delta, format_interval, format_metric
+from harness.leaderboard.pages.formatting import format_delta, format_interval, format_metric
 
 if TYPE_CHECKING:
-    from harness.compare import Comparison, RowChange
+    from harness.compare.diff import Comparison, RowChange
 
 HEADERS = ["row", "rank A → B", "metric", "A", "B", "Δ (B − A)", "95% CI", ""]
 
@@ -97,6 +97,6 @@ def _context(comparison: Comparison) -> dict[str, Any]:
 
 def compare_html(comparison: Comparison) -> str:
     """The comparison as one self-contained page with a sortable table."""
-    from harness.leaderboard.render import make_environment
+    from harness.leaderboard.pages.render import make_environment
 
     return make_environment().get_template("compare.html.j2").render(**_context(comparison))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from harness.leaderboard.board import Leaderboard
-from harness.leaderboard.formatting import format_interval, format_mean_std, format_p
+from harness.leaderboard.pages.formatting import format_interval, format_mean_std, format_p
 
 
 def _versus(leaderboard: Leaderboard, row: str) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.leaderboard.board import Leaderboard
-from harness.leaderboard.samples import PredictionStore
+from harness.leaderboard.ranking.samples import PredictionStore
 from harness.metrics import lower_is_better
 from harness.stats.bootstrap import LEVEL, Interval, bootstrap_intervals, metric_names
 from harness.stats.paired import ALPHA, PairedResult, compare_many_with_top

@@ -13,10 +13,10 @@ from typing import Any
 
 import jinja2
 
-from harness.leaderboard import row_extras
 from harness.leaderboard.board import Leaderboard
-from harness.leaderboard.figures import FigureRef
-from harness.leaderboard.formatting import (
+from harness.leaderboard.figures.build import FigureRef
+from harness.leaderboard.pages import row_extras
+from harness.leaderboard.pages.formatting import (
     format_cost,
     format_count,
     format_delta,
@@ -30,7 +30,7 @@ from harness.leaderboard.formatting import (
 )
 from harness.metrics import lower_is_better
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 TEMPLATE = "leaderboard.html.j2"
 COST_LABELS = {
     "params": "parameters",

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.leaderboard import ensemble_plots, plots, stat_plots, tune_plots
 from harness.leaderboard.board import Leaderboard, RowDetail
-from harness.leaderboard.samples import PredictionStore
+from harness.leaderboard.figures import ensemble_plots, plots, stat_plots, tune_plots
+from harness.leaderboard.ranking.samples import PredictionStore
 from harness.stats.calibration import DEFAULT_BINS, reliability_curve
 from harness.store import CellRecord, Run
 

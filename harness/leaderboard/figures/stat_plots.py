@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.leaderboard.plots import _new_figure, png_uri
+from harness.leaderboard.figures.plots import _new_figure, png_uri
 from harness.stats.calibration import ReliabilityCurve
 
 

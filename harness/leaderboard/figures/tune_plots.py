@@ -1,6 +1,6 @@
 """Figures of a tuned row: the optimisation history and the parameter importances.
 
-Both take the per-seed summaries of :func:`harness.leaderboard.tuning.row_tuning`; each
+Both take the per-seed summaries of :func:`harness.leaderboard.ranking.tuning.row_tuning`; each
 seed has its own colour, the same in both figures.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from harness.leaderboard.plots import _new_figure, png_uri, short
+from harness.leaderboard.figures.plots import _new_figure, png_uri, short
 
 MARKERS = {"complete": ("o", "complete"), "pruned": ("x", "pruned"), "fail": ("v", "failed")}
 

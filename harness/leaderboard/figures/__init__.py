@@ -1,0 +1,1 @@
+"""Figure layer: every plot and image of a leaderboard, embedded as data URIs."""
