@@ -93,6 +93,7 @@ def expand(
     seeds: list[int],
     include: list[dict[str, Any]] = (),  # type: ignore[assignment]
     exclude: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    unmatched: list[tuple[str, int]] | None = None,
 ) -> list[CellSpec]:
     """All cells of a matrix.
 
@@ -101,6 +102,9 @@ def expand(
         blocks: section to ``(block, source path)`` list; ``model`` is required.
         seeds: the seed axis.
         include, exclude: entries as nested tables (``{"model": {"arch": "x"}}``).
+        unmatched: if given, receives ``("exclude", i)`` for every exclude entry that
+            removed no cell and ``("include", i)`` for every include entry that matched
+            no cell (and so added new ones).
     """
     per_section: list[list[tuple[str, Variant]]] = []
     for section in SECTIONS:
@@ -121,13 +125,27 @@ def expand(
             config["seed"] = seed
             axes["seed"] = seed
             cells.append(CellSpec(config, axes, sources))
-    cells = [c for c in cells if not any(_matches(flatten(c.config), flatten(e)) for e in exclude)]
-    for entry in include:
-        cells = _include(cells, base, entry, seeds)
+    removed = [False] * len(exclude)
+    kept = []
+    for cell in cells:
+        flat = flatten(cell.config)
+        hits = [i for i, e in enumerate(exclude) if _matches(flat, flatten(e))]
+        for i in hits:
+            removed[i] = True
+        if not hits:
+            kept.append(cell)
+    cells = kept
+    if unmatched is not None:
+        unmatched.extend(("exclude", i) for i, hit in enumerate(removed) if not hit)
+    for i, entry in enumerate(include):
+        cells, matched = _include(cells, base, entry, seeds, f"matrix.include[{i}]")
+        if not matched and unmatched is not None:
+            unmatched.append(("include", i))
     return cells
 
 
-def _include(cells: list[CellSpec], base: dict[str, Any], entry: dict[str, Any], seeds: list[int]) -> list[CellSpec]:
+def _include(cells: list[CellSpec], base: dict[str, Any], entry: dict[str, Any], seeds: list[int],
+             source: str = "matrix.include") -> tuple[list[CellSpec], bool]:
     flat_entry = flatten(entry)
     out, matched = [], False
     for cell in cells:
@@ -140,17 +158,18 @@ def _include(cells: list[CellSpec], base: dict[str, Any], entry: dict[str, Any],
                 section, _, inner = key.partition(".")
                 if inner:
                     config.setdefault(section, {})[inner] = value
-            out.append(CellSpec(config, {**cell.axes, **extra}, cell.sources))
+            out.append(CellSpec(config, {**cell.axes, **extra}, {**cell.sources, **{k: source for k in extra}}))
         else:
             out.append(cell)
     if matched:
-        return out
+        return out, True
     for seed in [flat_entry["seed"]] if "seed" in flat_entry else seeds:
         config = {"model": dict(entry.get("model", {})), "dataset": {**base.get("dataset", {}), **entry.get("dataset", {})},
                   "train": {**base.get("train", {}), **entry.get("train", {})}, "seed": seed}
         axes = {k: v for k, v in flat_entry.items()} | {"seed": seed}
-        out.append(CellSpec(config, axes, {"model": "matrix.include"}))
-    return out
+        out.append(CellSpec(config, axes, {"model": f"{source}.model",
+                                              "dataset": f"{source}.dataset" if "dataset" in entry else ""}))
+    return out, False
 
 
 def slug(text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.config.problems import Problems
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]*\Z")  # \Z: "$" would let a final newline through
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,19 @@ TTA = {
     "search": Field("bool", False),
     "splits": Field("any", ["val", "test"], lambda v: isinstance(v, list) and set(v) <= {"val", "test"} and bool(v),
                     'must be a list of "val" and/or "test"'),
+}
+
+EXECUTION = {  # defaults are resolved in harness.execution.settings, where they depend on the machine
+    "backend": Field("str", None, lambda v: v in ("local", "process", "ray"), 'must be "local", "process" or "ray"'),
+    "workers": Field("int", None, lambda v: v >= 1, "must be >= 1"),
+    "threads_per_worker": Field("int", None, lambda v: v >= 1, "must be >= 1"),
+    "gpus_per_cell": Field("int", None, lambda v: v >= 0, "must be >= 0"),
+    "num_cpus": Field("float", None, lambda v: v > 0, "must be > 0"),
+    "num_gpus": Field("float", None, lambda v: v >= 0, "must be >= 0"),
+    "address": Field("str", None),
+    "retries": Field("int", None, lambda v: v >= 0, "must be >= 0"),
+    "lease_seconds": Field("float", None, lambda v: v > 0, "must be > 0 seconds"),
+    "poll_seconds": Field("float", None, lambda v: v > 0, "must be > 0 seconds"),
 }
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes")

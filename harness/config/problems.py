@@ -17,11 +17,18 @@ class Problems:
     file: Path
     index: LineIndex
     items: list[tuple[int, str, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str, str]] = field(default_factory=list)
 
     def add(self, path: str, message: str) -> None:
         entry = (self.index.line(path), path, message)
         if entry not in self.items:
             self.items.append(entry)
+
+    def warn(self, path: str, message: str) -> None:
+        """A problem that does not stop a run (an error under ``--strict``)."""
+        entry = (self.index.line(path), path, message)
+        if entry not in self.warnings:
+            self.warnings.append(entry)
 
     def unknown_key(self, path: str, key: str, allowed: list[str]) -> None:
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
@@ -30,6 +37,9 @@ class Problems:
 
     def lines(self) -> list[str]:
         return [f"{self.file}:{line}: {path}: {message}" for line, path, message in sorted(self.items)]
+
+    def warning_lines(self) -> list[str]:
+        return [f"{self.file}:{line}: {path}: warning: {message}" for line, path, message in sorted(self.warnings)]
 
     def raise_if_any(self) -> None:
         if self.items:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import fields as F
 from harness.config.lines import LineIndex
+from harness.config.metric_names import metric_problems
 from harness.config.problems import Problems
-from harness.errors import ConfigError, HarnessError
-from harness.matrix import SECTIONS, CellSpec, expand
+from harness.config.source import parse_toml, read_text
+from harness.matrix import SECTIONS, CellSpec, expand, flatten
 
 if TYPE_CHECKING:
     from harness.plugins import Plugins
 
-TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "tune", "ensemble", "tta")
+TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "tune", "ensemble", "tta", "execution")
 COMPONENTS = {"optimizer": "optimizers", "scheduler": "schedulers", "loss": "losses"}
 
 
@@ -31,6 +30,7 @@ class Experiment:
         dataset: ``[dataset]`` with defaults (``plugin``, ``image_size``, options).
         train: ``[train]`` with defaults; components normalised to ``{"name": ...}`` tables.
         cells: the expanded matrix.
+        warnings: ``file:line: key.path: message`` lines that do not stop a run.
     """
 
     path: Path
@@ -44,32 +44,31 @@ class Experiment:
     cells: tuple[CellSpec, ...]
     ensembles: tuple[dict[str, Any], ...] = ()
     tta: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+    execution: dict[str, Any] | None = None  # [execution] as written; None: run in this process
 
 
-def load_experiment(path: str | Path, plugins: Plugins) -> Experiment:
+def load_experiment(path: str | Path, plugins: Plugins, *, strict: bool = False) -> Experiment:
     """Read, check and expand an experiment file.
+
+    Args:
+        strict: warnings (an exclude or include entry that matches no cell) are errors.
 
     Raises:
         ConfigError: listing every problem as ``file:line: key.path: message``.
         HarnessError: the file cannot be read.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HarnessError(f"{path}: cannot read experiment file: {exc.strerror}") from None
+    text = read_text(path)
     problems = Problems(path, LineIndex(text))
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = int(found.group(1)) if found else 1
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError([f"{path}:{line}: invalid TOML: {message}"]) from None
+    data = parse_toml(path, text)
     experiment = _check(data, problems, plugins)
+    if strict:
+        for line, key, message in problems.warnings:
+            problems.items.append((line, key, f"{message} (an error with --strict)"))
     problems.raise_if_any()
     assert experiment is not None  # no problems means every part was built
-    return Experiment(path=path, **experiment)
+    return Experiment(path=path, warnings=tuple(problems.warning_lines()), **experiment)
 
 
 def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[str, Any] | None:
@@ -88,14 +87,26 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
             _check_tune(problems, f"{source}.tune", block["tune"], partial=True)
     ensembles = _check_ensembles(problems, data.get("ensemble", []), plugins)
     tta = _check_tta(problems, data["tta"], plugins) if "tta" in data else None
+    execution = F.check_section(problems, "execution", data["execution"], F.EXECUTION) \
+        if "execution" in data else None
+    for key, message in metric_problems(meta.get("rank_by"), meta.get("select_by"), dataset, plugins.registry("metrics")):
+        problems.add(f"experiment.{key}", message)
+    if tune and isinstance(tune.get("metric"), str):
+        for _, message in metric_problems(None, tune["metric"], dataset, plugins.registry("metrics")):
+            problems.add("tune.metric", message)
     if "model" not in blocks:
         return None
     seeds = list(dict.fromkeys(meta.get("seeds", [0])))
-    cells = expand({"dataset": dataset, "train": train}, blocks, seeds, include, exclude)
+    unmatched: list[tuple[str, int]] = []
+    cells = expand({"dataset": dataset, "train": train}, blocks, seeds, include, exclude, unmatched)
+    broken_axes = _has_empty_axis(blocks)
     for cell in cells:
         _attach_tune(cell, tune, meta.get("select_by", "val.f1_macro"))
-        _check_cell(problems, cell, plugins)
-    if not cells:
+        if not broken_axes:  # an empty axis already reported: what follows from it would only mislead
+            _check_cell(problems, cell, plugins)
+    if not broken_axes:
+        _report_unmatched(problems, unmatched, include, exclude, cells)
+    if not cells and not broken_axes:
         problems.add("matrix", "the matrix has no cells left (every cell excluded?)")
     if problems.items:
         return None
@@ -110,6 +121,7 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
         "cells": tuple(cells),
         "ensembles": tuple(ensembles),
         "tta": tta,
+        "execution": execution,
     }
 
 
@@ -234,7 +246,7 @@ def _component(value: str | dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_plugin(problems: Problems, path: str, registry: Any, name: Any, options: dict[str, Any],
-                  exclude: tuple[str, ...]) -> None:
+                  exclude: tuple[str, ...], option_paths: dict[str, str] | None = None) -> None:
     key = "name" if "name" in exclude else "plugin"
     if not isinstance(name, str):
         problems.add(f"{path}.{key}", f"must be a string naming a {registry.kind}, got {name!r}")
@@ -251,7 +263,8 @@ def _check_plugin(problems: Problems, path: str, registry: Any, name: Any, optio
     except Exception as exc:  # noqa: BLE001 - a broken check is reported, not fatal
         found = [("", f"the {registry.kind} plugin's option check failed: {exc!r}")]
     for option, message in found:
-        problems.add(f"{path}.{option}" if option else path, message)
+        where = (option_paths or {}).get(option) or (f"{path}.{option}" if option else path)
+        problems.add(where, message)
 
 
 def _check_matrix(problems: Problems, matrix: Any, plugins: Plugins):
@@ -284,15 +297,56 @@ def _check_matrix(problems: Problems, matrix: Any, plugins: Plugins):
     return blocks, list(matrix.get("include", [])), list(matrix.get("exclude", []))
 
 
+def _has_empty_axis(blocks: dict[str, list[tuple[dict[str, Any], str]]]) -> bool:
+    return any(isinstance(v, list) and not v for section in blocks.values() for block, _ in section for v in block.values())
+
+
+def _report_unmatched(problems: Problems, unmatched: list[tuple[str, int]], include: list[Any], exclude: list[Any],
+                      cells: list[CellSpec]) -> None:
+    """Exclude entries that remove nothing warn; so do include entries that add a cell
+    although they name values of existing axes (a typo, most likely)."""
+    for kind, i in unmatched:
+        entry = (exclude if kind == "exclude" else include)[i]
+        path = f"matrix.{kind}[{i}]"
+        flat = flatten(entry) if isinstance(entry, dict) else {}
+        hints = _value_hints(flat, cells)
+        if kind == "exclude":
+            problems.warn(path, f"matches no cell, so it removes nothing{hints}")
+        elif "model.plugin" not in flat:
+            problems.add(path, f"matches no cell{hints}, and a new cell it would add needs model.plugin")
+        elif hints:
+            problems.warn(path, f"matches no cell, so it adds new cells{hints}")
+
+
+def _value_hints(flat: dict[str, Any], cells: list[CellSpec]) -> str:
+    """``(model.arch 'resnet_bogus' is not one of 'a', 'b')`` for keys the cells take other values of."""
+    import difflib
+
+    parts = []
+    for key, value in flat.items():
+        if key == "model.plugin":
+            continue
+        planned = [c for c in cells if not c.sources.get("model", "").startswith("matrix.include")]
+        taken = sorted({repr(c.axes.get(key, flatten(c.config).get(key))) for c in planned
+                        if key in c.axes or key in flatten(c.config)})
+        if not taken or repr(value) in taken:
+            continue
+        close = difflib.get_close_matches(repr(value), taken, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        parts.append(f"{key} {value!r} is not one of {', '.join(taken[:8])}{hint}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def _check_cell(problems: Problems, cell: CellSpec, plugins: Plugins) -> None:
     model = cell.config["model"]
     source = cell.sources.get("model", "matrix.model")
     if "plugin" not in model:
-        problems.add(source, "matrix.include entry adds a cell without model.plugin")
-        return
+        return  # reported once, at the include entry
     options = {k: v for k, v in model.items() if k not in ("plugin", "name")}
+    # an option an include entry added is reported at that entry's line
+    paths = {k: f"{cell.sources[f'model.{k}']}.model.{k}" for k in options if f"model.{k}" in cell.sources}
     _check_plugin(problems, source, plugins.registry("models"), model["plugin"], {"plugin": model["plugin"], **options},
-                  exclude=("plugin",))
+                  exclude=("plugin",), option_paths=paths)
     if cell.sources.get("dataset"):
         ds = cell.config["dataset"]
         _check_plugin(problems, cell.sources["dataset"], plugins.registry("datasets"), ds.get("plugin"), ds,
