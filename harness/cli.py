@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from harness.compare import add_compare_parser, cmd_compare
@@ -24,6 +25,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--leaderboards-dir", type=Path, default=Path("leaderboards"),
                      help="where leaderboards go (default: leaderboards)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--workers", type=int, default=None,
+                     help="cells to run at once; above 1 this means a process pool unless --backend says otherwise")
+    run.add_argument("--backend", choices=("local", "process", "ray"), default=None,
+                     help="local: this process; process: a pool of worker processes; ray: one Ray task per cell "
+                          "(default: [execution] backend, else local)")
+
+    status = sub.add_parser("status", help="what every cell is doing: done / running (by whom, since when) / "
+                                           "failed / to do")
+    status.add_argument("file", type=Path, help="experiment TOML file")
+    status.add_argument("--runs-dir", type=Path, default=Path("runs"), help="run store root (default: runs)")
 
     board = sub.add_parser("leaderboard", help="rebuild an experiment's leaderboard from the run store, no training")
     board.add_argument("file", type=Path, help="experiment TOML file")
@@ -88,27 +99,67 @@ def _what(kinds: dict[str, list[str]]) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_experiment
+    from harness.execution import publish_once
     from harness.leaderboard import terminal_table
     from harness.plugins import build_plugins
     from harness.runner import publish, run_experiment
-    from harness.store import read_cell
 
     plugins = build_plugins()
     experiment = load_experiment(args.file, plugins)
     for line in experiment.warnings:
         print(line, file=sys.stderr)
     show = not args.no_progress and sys.stderr.isatty()
+    settings, started = _execution(args, experiment), time.time()
     the_plan, root = run_experiment(experiment, plugins, runs_dir=args.runs_dir, fresh=args.fresh,
-                                    show_progress=show, echo=lambda s: print(s, flush=True))
-    board = publish(experiment, the_plan, root, plugins, args.leaderboards_dir / experiment.name,
-                    echo=lambda s: print(s, flush=True))
+                                    show_progress=show, echo=lambda s: print(s, flush=True), execution=settings,
+                                    started=started)
+    board, other = publish_once(root, [c.id for c in the_plan.cells + the_plan.folds], started,
+                                lambda: publish(experiment, the_plan, root, plugins,
+                                                args.leaderboards_dir / experiment.name,
+                                                echo=lambda s: print(s, flush=True)))
+    if board is None:  # another worker of this run finished last and published these same results
+        print(f"\nleaderboard (published by {other}): {args.leaderboards_dir / experiment.name / 'index.html'}")
+        return _failed_cells(the_plan, root)
     print()
     print(terminal_table(board))
     print(f"\nleaderboard: {args.leaderboards_dir / experiment.name / 'index.html'}")
+    return _failed_cells(the_plan, root)
+
+
+def _failed_cells(the_plan, root: Path) -> int:
+    from harness.store import read_cell
+
     failed = [c for c in the_plan.cells if read_cell(root / c.id).status != "done"]
     if failed:
         print(f"{len(failed)} of {len(the_plan.cells)} cells failed; their reasons are on the leaderboard")
         return 1
+    return 0
+
+
+def _execution(args: argparse.Namespace, experiment):
+    from harness.execution import resolve
+
+    return resolve(experiment.execution, workers=args.workers, backend=args.backend,
+                   device=str(experiment.train.get("device", "cpu")))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from harness.config import load_experiment
+    from harness.execution import settings_of
+    from harness.execution.status import cell_states, summary
+    from harness.plugins import build_plugins
+    from harness.runner import plan
+
+    plugins = build_plugins()
+    experiment = load_experiment(args.file, plugins)
+    root = args.runs_dir / experiment.name
+    the_plan = plan(experiment, plugins)
+    rows = cell_states(root, the_plan.cells + the_plan.folds, settings_of(experiment).lease_seconds)
+    print(tabulate([list(r.values()) for r in rows], headers=["cell", "state", "worker", "since", "detail"],
+                   tablefmt="simple"))
+    print(f"\n{summary(rows)}  ({root})")
     return 0
 
 
@@ -128,7 +179,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard,
+COMMANDS = {"run": cmd_run, "status": cmd_status, "validate": cmd_validate, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard,
             "compare": cmd_compare}
 
 

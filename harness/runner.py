@@ -18,6 +18,7 @@ from harness import __version__
 from harness.config import Experiment
 from harness.data import Dataset, fold_dataset
 from harness.errors import HarnessError
+from harness.execution.settings import Execution
 from harness.matrix import Cell, CellSpec, fold_cell, make_cell, row_label
 from harness.plugins import Plugins
 from harness.store import RESUME as RESUME_FILE
@@ -78,10 +79,12 @@ def kfold_parents(experiment: Experiment, cells: list[Cell], plugins: Plugins) -
     """``(cell, k)`` for every cell a k-fold ensemble block asks to train in folds."""
     import fnmatch
 
+    from harness.ensembles.types import ensemble_class
+
     out = []
     registry = plugins.registry("ensembles")
     for spec in experiment.ensembles:
-        if spec["plugin"] not in registry or getattr(registry.get(spec["plugin"]), "source", "") != "folds":
+        if spec["plugin"] not in registry or ensemble_class(registry.get(spec["plugin"]), spec["plugin"]).source != "folds":
             continue
         globs = [spec["members"]] if isinstance(spec["members"], str) else spec["members"]
         k = int(spec.get("k", 5))
@@ -139,8 +142,15 @@ def _run_metadata(experiment: Experiment, started: str) -> dict[str, Any]:
 
 
 def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, fresh: bool = False,
-                   show_progress: bool = True, echo: Callable[[str], None] = print) -> tuple[Plan, Path]:
-    """Run every cell that is not done yet; returns the plan and the experiment's run folder."""
+                   show_progress: bool = True, echo: Callable[[str], None] = print,
+                   execution: Execution | None = None, started: float | None = None) -> tuple[Plan, Path]:
+    """Run every cell that is not done yet; returns the plan and the experiment's run folder.
+
+    Args:
+        execution: backend and workers (default: the experiment's ``[execution]``, else this process).
+        started: when this ``harness run`` began (default: now); cells other workers settle
+            after it are not run again.
+    """
     root = Path(runs_dir) / experiment.name
     the_plan = plan(experiment, plugins)
     everything = the_plan.cells + the_plan.folds
@@ -151,17 +161,10 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
          f"{len(todo)} to run -> {root}")
     meta = _run_metadata(experiment, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     root.mkdir(parents=True, exist_ok=True)
-    total = len(everything)
-    for n, cell in enumerate(everything, start=1):
-        prefix = f"[{n}/{total}] {cell.id}"
-        if cell not in todo:
-            echo(f"{prefix}: skipped (done)")
-            continue
-        if states[cell.id] == "failed":
-            echo(f"{prefix}: failed before, running again")
-        data = the_plan.datasets[the_plan.dataset_of[cell.id]]
-        _run_one(cell, data, plugins, root / cell.id, experiment.select_by, show_progress, prefix, echo,
-                 experiment.tta)
+    from harness.execution import execute
+
+    execute(experiment, plugins, the_plan, root, fresh=fresh, show_progress=show_progress, echo=echo,
+            settings=execution, started=started)
     meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     meta["device"] = experiment.train.get("device", "cpu")
     atomic_write_json(root / "run.json", meta)
@@ -169,11 +172,14 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
 
 
 def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_dir: Path, select_by: str,
-             show_progress: bool, prefix: str, echo: Callable[[str], None], tta: dict[str, Any] | None) -> None:
+             show_progress: bool, prefix: str, echo: Callable[[str], None], tta: dict[str, Any] | None,
+             join: bool = False) -> None:
+    """Train one cell into ``cell_dir``; ``join``: help the study of a tuned cell another worker holds."""
     from harness.train.cell import run_cell
 
     if "tune" in cell.config:  # other workers may share this folder: never delete it under them
-        (cell_dir / STATUS).unlink(missing_ok=True)
+        if not join:
+            (cell_dir / STATUS).unlink(missing_ok=True)
         cell_dir.mkdir(parents=True, exist_ok=True)
     elif (cell_dir / RESUME_FILE).exists() and not (cell_dir / STATUS).exists():
         echo(f"{prefix}: interrupted before, continuing from its last finished epoch")

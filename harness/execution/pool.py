@@ -1,0 +1,113 @@
+"""The ``process`` backend: N spawned worker processes on this machine, each running the claim loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from harness.execution.worker import Round
+
+
+def _gpu_groups(r: Round, n: int) -> list[str | None]:
+    """``CUDA_VISIBLE_DEVICES`` of each worker: ``gpus_per_cell`` devices each, when CUDA is in use."""
+    from harness.execution.settings import _visible_gpus
+
+    per = r.settings.gpus_per_cell
+    visible = _visible_gpus() if str(r.experiment.train.get("device", "cpu")) != "cpu" else 0
+    if not visible or per < 1:
+        return [None] * n
+    ids = os.environ.get("CUDA_VISIBLE_DEVICES")
+    names = [x for x in ids.split(",") if x] if ids else [str(i) for i in range(visible)]
+    return [",".join(names[(i * per) % len(names):(i * per) % len(names) + per]) for i in range(n)]
+
+
+def _spec(r: Round) -> dict[str, Any]:
+    return {"path": str(Path(r.experiment.path).resolve()), "root": str(r.root.resolve()), "fresh": r.fresh,
+            "started": r.started, "settings": dataclasses.asdict(r.settings)}
+
+
+def run_pool(r: Round) -> dict[str, str]:
+    """Start the workers, replace any that die while cells remain, and wait for all of them."""
+    import multiprocessing as mp
+
+    from harness.execution.claims import Claims, worker_name
+
+    ctx = mp.get_context("spawn")  # no forked torch state or threads
+    claims = Claims(r.root, worker_name(), r.settings.lease_seconds)
+    left = [c for c in r.cells if not r.settled(c, claims.read(c.id))]
+    n = max(1, min(r.settings.workers, len(left)))
+    groups = _gpu_groups(r, n)
+    spec = _spec(r)
+    threads = r.settings.threads_per_worker or 1
+    r.echo(f"process pool: {n} worker(s), {threads} thread(s) each" + (
+        f", GPUs {' | '.join(g for g in groups if g)}" if any(groups) else ""))
+
+    def start(i: int) -> Any:
+        p = ctx.Process(target=child, args=(spec, f"w{i + 1}", groups[i]), name=f"harness-w{i + 1}")
+        p.start()
+        return p
+
+    procs = {i: start(i) for i in range(n)}
+    restarts = 0
+    try:
+        while procs:
+            for i, p in list(procs.items()):
+                p.join(timeout=0.2)
+                if p.exitcode is None:
+                    continue
+                del procs[i]
+                unsettled = [c for c in r.cells if not r.settled(c, claims.read(c.id))]
+                if p.exitcode != 0 and unsettled and restarts < len(r.cells):
+                    restarts += 1
+                    r.echo(f"process pool: worker w{i + 1} died (exit code {p.exitcode}); starting another")
+                    procs[i] = start(i)
+    except KeyboardInterrupt:
+        for p in procs.values():  # they got the same SIGINT and release their cells; give them a moment
+            p.join(timeout=10)
+            if p.exitcode is None:
+                p.terminate()
+        raise
+    return {}
+
+
+def child(spec: dict[str, Any], tag: str, gpus: str | None) -> None:
+    """Entry point of one pool worker (a fresh interpreter)."""
+    from harness.execution.settings import Execution
+
+    settings = Execution(**spec["settings"])
+    if gpus is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus  # before torch initialises CUDA
+    threads = settings.threads_per_worker or 1
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    from harness.execution.claims import worker_name
+    from harness.execution.worker import work
+
+    r = load_round(spec, settings)
+    try:
+        work(r, worker_name(tag))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def load_round(spec: dict[str, Any], settings: Any) -> Round:
+    """Rebuild the plan in a worker process, from the experiment file and the installed plugins."""
+    from harness.config import load_experiment
+    from harness.plugins import build_plugins
+    from harness.runner import plan
+
+    plugins = build_plugins()
+    experiment = load_experiment(spec["path"], plugins)
+    the_plan = plan(experiment, plugins)
+
+    def echo(text: str) -> None:
+        print(text, flush=True)
+
+    return Round(experiment, plugins, the_plan, Path(spec["root"]), spec["fresh"], spec["started"], settings,
+                 False, echo)
+

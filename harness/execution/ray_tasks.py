@@ -1,0 +1,136 @@
+"""The ``ray`` backend: each cell a Ray task, claimed in the task through the same leases.
+
+Ray's own task retries are off (``max_retries=0``): a cell that fails is retried ``retries``
+times inside its task, and a task whose worker process dies is submitted again at most
+``retries`` times, then recorded as failed, so ``[execution] retries`` means the same on
+every backend.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.execution.worker import Round
+
+_CACHE: dict[tuple[str, str, float], Round] = {}  # one plan per Ray worker process and experiment
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise HarnessError("backend \"ray\" needs Ray: pip install 'harness[ray]'") from None
+    return ray
+
+
+def _init(ray: Any, r: Round) -> bool:
+    """Connect to ``address``, or start a Ray on 127.0.0.1 only; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reports to the outside
+    s = r.settings
+    if s.address:
+        ray.init(address=s.address, include_dashboard=False, log_to_driver=True, configure_logging=False)
+    else:
+        cpus = s.num_cpus or float(s.threads_per_worker or 1)
+        ray.init(num_cpus=max(1, int(round(s.workers * cpus))), num_gpus=_local_gpus(r), include_dashboard=False,
+                 _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False)
+    return True
+
+
+def _local_gpus(r: Round) -> int:
+    from harness.execution.settings import _visible_gpus
+
+    return _visible_gpus() if str(r.experiment.train.get("device", "cpu")) != "cpu" else 0
+
+
+def _resources(r: Round) -> dict[str, float]:
+    s = r.settings
+    cpus = s.num_cpus if s.num_cpus is not None else float(s.threads_per_worker or 1)
+    gpus = s.num_gpus if s.num_gpus is not None else (float(s.gpus_per_cell) if _local_gpus(r) else 0.0)
+    return {"num_cpus": cpus, "num_gpus": gpus}
+
+
+def run_on_ray(r: Round) -> dict[str, str]:
+    """Submit one task per cell still to do; resubmit cells other workers hold until they settle."""
+    from harness.execution.claims import Claims, worker_name
+    from harness.execution.pool import _spec
+
+    ray = _ray()
+    started_here = _init(ray, r)
+    try:
+        task = ray.remote(max_retries=0, retry_exceptions=False)(cell_task)
+        options = _resources(r)
+        spec = _spec(r)
+        claims = Claims(r.root, worker_name(), r.settings.lease_seconds)
+        by_id = {c.id: c for c in r.cells}
+        left = [c for c in r.cells if not r.settled(c, claims.read(c.id))]
+        r.echo(f"ray: {len(left)} cell task(s), {options['num_cpus']:g} CPU / {options['num_gpus']:g} GPU each")
+        refs = {task.options(**options).remote(spec, c.id): c.id for c in left}
+        outcomes: dict[str, str] = {}
+        crashes: dict[str, int] = {}
+        while refs:
+            (ref,), _ = ray.wait(list(refs), num_returns=1)
+            cell_id = refs.pop(ref)
+            try:
+                outcome = ray.get(ref)
+            except ray.exceptions.RayError as exc:  # the task's worker process died
+                crashes[cell_id] = crashes.get(cell_id, 0) + 1
+                if crashes[cell_id] > r.settings.retries:
+                    _record_crash(r, by_id[cell_id], exc)
+                    outcomes[cell_id] = "failed"
+                    continue
+                outcome = "busy"
+            if outcome == "busy":  # another worker holds it (or its worker died): look again soon
+                time.sleep(r.settings.poll_seconds)
+                refs[task.options(**options).remote(spec, cell_id)] = cell_id
+            elif outcome != "settled":
+                outcomes[cell_id] = outcome
+        return outcomes
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _record_crash(r: Round, cell: Any, exc: BaseException) -> None:
+    from harness.execution.claims import Claims, worker_name
+    from harness.store import STATUS, atomic_write_json
+
+    reason = f"the Ray worker running this cell died: {type(exc).__name__}"
+    atomic_write_json(r.root / cell.id / STATUS, {"status": "failed", "reason": reason,
+                                                  "traceback": "".join(traceback.format_exception(exc))})
+    claims = Claims(r.root, worker_name(), r.settings.lease_seconds)
+    lease = claims.try_claim(cell.id)
+    if lease is not None:
+        claims.release(cell.id, "failed")
+    r.echo(f"{r.prefix(cell)}: FAILED: {reason}")
+
+
+def cell_task(spec: dict[str, Any], cell_id: str) -> str:
+    """Inside a Ray worker: claim ``cell_id`` and train it; ``"busy"`` if another worker holds it."""
+    from harness.execution.claims import Claims, worker_name
+    from harness.execution.pool import load_round
+    from harness.execution.settings import Execution
+    from harness.execution.worker import Progress, run_claimed
+
+    settings = Execution(**spec["settings"])
+    import torch
+
+    torch.set_num_threads(max(1, int(settings.num_cpus or settings.threads_per_worker or 1)))
+    key = (spec["path"], spec["root"], os.stat(spec["path"]).st_mtime)
+    if key not in _CACHE:
+        _CACHE[key] = load_round(spec, settings)
+    r = _CACHE[key]
+    r.started, r.fresh, r.settings = spec["started"], spec["fresh"], settings
+    cell = next(c for c in r.cells if c.id == cell_id)
+    claims = Claims(r.root, worker_name("ray"), settings.lease_seconds)
+    if r.settled(cell, claims.read(cell_id)):
+        return "settled"
+    lease = claims.try_claim(cell_id, settled=lambda prev: r.settled(cell, prev))
+    if lease is None:
+        return "settled" if r.settled(cell, claims.read(cell_id)) else "busy"
+    return run_claimed(r, claims, cell, lease, Progress(r, claims, claims.worker))
