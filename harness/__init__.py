@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from harness.data import Dataset, Split
     from harness.model import Batch
     from harness.options import Problem
+    from harness.preprocess import Preprocessing
     from harness.predictions import PredictionSet
     from harness.registry import Registry
     from harness.schedule import Schedule
@@ -36,6 +37,7 @@ _LAZY = {
     "load_run": "harness.store",
     "Schedule": "harness.schedule",
     "Problem": "harness.options",
+    "Preprocessing": "harness.preprocess",
     "Registry": "harness.registry",
     "TTAView": "harness.tta.types",
     "TTAMerge": "harness.tta.types",
@@ -48,6 +50,7 @@ __all__ = [
     "HarnessError",
     "PluginLoadError",
     "PredictionSet",
+    "Preprocessing",
     "Problem",
     "Registry",
     "Run",

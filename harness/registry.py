@@ -24,6 +24,9 @@ class Entry(Generic[T]):
         check: optional ``check(options) -> list[tuple[str, str]]`` that validates
             options without building anything (no heavy imports); each problem is
             ``(option_key, message)``, with ``""`` as key for the block as a whole.
+        preprocessing: for models, optional ``preprocessing(options) ->
+            harness.Preprocessing``: the normalisation and crop the model expects (None:
+            ImageNet mean/std, no crop).
     """
 
     name: str
@@ -31,6 +34,7 @@ class Entry(Generic[T]):
     plugin: str
     description: str = ""
     check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+    preprocessing: Callable[[dict[str, Any]], Any] | None = None
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Registry(Generic[T]):
         description: str = "",
         check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
         default: bool = False,
+        preprocessing: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         """Register ``factory`` under ``name``.
 
@@ -65,6 +70,9 @@ class Registry(Generic[T]):
                 without building anything (see :mod:`harness.options`).
             default: the entry used when an experiment names none (the default
                 dataset, say); at most one per kind.
+            preprocessing: models only: ``preprocessing(options) -> harness.Preprocessing``,
+                the mean/std, interpolation and crop the model expects (see
+                :mod:`harness.preprocess`); without it a model gets ImageNet mean/std.
 
         Raises:
             PluginLoadError: the name is empty or already taken by another plugin, or a
@@ -80,7 +88,8 @@ class Registry(Generic[T]):
         if default and self._default is not None:
             raise PluginLoadError(f"{self.kind} {name!r} of plugin {self.current_plugin!r} claims to be the default, "
                                   f"but {self._default!r} of plugin {self._entries[self._default].plugin!r} already is")
-        self._entries[name] = Entry(name, factory, self.current_plugin, description, check)
+        self._entries[name] = Entry(name, factory, self.current_plugin, description, check,
+                                    preprocessing=preprocessing)
         if default:
             self._default = name
 
