@@ -1,25 +1,24 @@
 """Paired comparisons on one shared test set.
 
 Two rows (or one row in two runs) predicted the very same samples, so they are compared
-sample by sample, which is far more sensitive than comparing two intervals.
+sample by sample, which is far more sensitive than comparing two intervals. Every test
+is about the statistic the leaderboard displays: each side's value is the mean over its
+seeds of the per-seed metric.
 
-- Accuracy: McNemar's test on the discordant samples (``b``: the top row right and the
-  other wrong; ``c``: the reverse). With ``b + c < 25`` the exact two-sided binomial
-  p-value ``min(1, 2 * P(X <= min(b, c)))``, ``X ~ Binomial(b + c, 1/2)``; otherwise the
-  chi-square statistic with continuity correction ``max(|b - c| - 1, 0)^2 / (b + c)``
-  on one degree of freedom.
-- Every other metric (F1, recall, AUROC, calibration ...): a paired bootstrap. Both rows
-  are evaluated on the same resamples and the p-value is two-sided,
-  ``min(1, 2 * min(P*(delta <= 0), P*(delta >= 0)))`` with the bootstrap proportions
-  counted as ``(hits + 1) / (R + 1)`` so it is never zero.
+- Delta and interval: the difference of the displayed means, with a percentile
+  interval from a joint bootstrap (both rows evaluated on the same class-stratified
+  resamples of the test set, every seed of each row on every resample).
+- p-value: a paired permutation test that swaps the two rows' predictions of random
+  samples (:mod:`harness.stats.permutation`). Accuracy gets the exact sign-flip
+  distribution; between two single predictions (one seed each) it is McNemar's exact
+  test (the two-sided binomial test on the discordant counts ``b``: the top row right
+  and the other wrong, ``c``: the reverse), which that sign-flip test reduces to.
+  Metrics on which the rows differ in few samples are enumerated exactly; the rest use
+  ``R`` random swaps, ``p = (1 + hits) / (R + 1)``, so the smallest attainable p-value is
+  ``1 / (R + 1)``: every result carries its own ``p_min``.
 - The comparisons of every row with the top row form one family per metric; their
   p-values are Holm-adjusted. A row whose adjusted p-value is at least ``alpha`` (0.05)
   is *tied* with the top row.
-
-A row with several seeds is represented in these tests by its seed-averaged
-probabilities (the seeds' soft-vote ensemble), which gives one prediction per sample as
-McNemar needs. Deltas between two runs (:func:`paired_delta_intervals`) instead average
-the per-seed metric, so they match the seed means shown on the leaderboards.
 """
 
 from __future__ import annotations
@@ -31,29 +30,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.stats.bootstrap import LEVEL, Interval, bootstrap_distribution, percentile_interval, seed_mean_metrics
+from harness.stats.permutation import DEFAULT_PERMUTATIONS, permutation_tests
 from harness.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED, Resampler
 from harness.stats.samples import SampleSet, check_same_samples
 
 ALPHA = 0.05
-EXACT_BELOW = 25
-MCNEMAR_METRICS = frozenset({"accuracy"})
+EXACT_BELOW: int | None = None  # None: always exact (the binomial tail is cheap for any b + c)
 
 
-def mcnemar_p(b: int, c: int, *, exact_below: int = EXACT_BELOW) -> tuple[float, str]:
+def mcnemar_p(b: int, c: int, *, exact_below: int | None = EXACT_BELOW) -> tuple[float, str]:
     """Two-sided McNemar p-value from the discordant counts.
 
     Args:
         b: samples the first classifier gets right and the second wrong.
         c: the reverse.
-        exact_below: use the exact binomial test when ``b + c`` is below this.
+        exact_below: use the exact binomial test when ``b + c`` is below this, the
+            chi-square approximation from there on; None: always exact.
 
     Returns:
         ``(p, method)``; method is ``"McNemar exact"`` or ``"McNemar chi-square"``.
     """
     n = b + c
-    if n < exact_below:
+    if exact_below is None or n < exact_below:
         tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-        return min(1.0, 2 * tail / 2**n), "McNemar exact"
+        return min(1.0, 2 * tail / 2**n), "McNemar exact"  # exact integer ratio, then one rounding
     statistic = max(abs(b - c) - 1, 0) ** 2 / n
     return math.erfc(math.sqrt(statistic / 2.0)), "McNemar chi-square"  # chi-square(1) survival function
 
@@ -74,18 +74,6 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
-def bootstrap_p(deltas: np.ndarray) -> float:
-    """Two-sided p-value of ``delta == 0`` from paired bootstrap deltas (NaNs left out)."""
-    deltas = np.asarray(deltas, dtype=np.float64)
-    deltas = deltas[~np.isnan(deltas)]
-    if deltas.size == 0:
-        return math.nan
-    r = deltas.size
-    below = (np.count_nonzero(deltas <= 0) + 1) / (r + 1)
-    above = (np.count_nonzero(deltas >= 0) + 1) / (r + 1)
-    return min(1.0, 2.0 * min(below, above))
-
-
 @dataclass(frozen=True)
 class PairedResult:
     """One row compared with the top row on one metric.
@@ -93,12 +81,16 @@ class PairedResult:
     Attributes:
         row: the compared row.
         metric: metric name (no split prefix).
-        method: ``"McNemar exact"``, ``"McNemar chi-square"`` or ``"paired bootstrap"``.
-        delta: the row's value minus the top row's (seed-averaged probabilities).
+        method: ``"McNemar exact"``, ``"sign-flip exact"``, ``"permutation exact"`` or
+            ``"permutation"`` (Monte Carlo swaps).
+        delta: the row's displayed value (seed mean) minus the top row's.
         p: the unadjusted two-sided p-value.
         p_holm: Holm-adjusted over the comparisons with the top row.
         verdict: ``"tied"``, ``"worse"``, ``"better"`` or ``"n/a"`` (no p-value).
         detail: e.g. ``"b=3, c=9"`` for McNemar.
+        low: lower end of the joint-bootstrap interval of ``delta``.
+        high: its upper end.
+        p_min: the smallest p-value the test could have given on these data.
     """
 
     row: str
@@ -109,6 +101,9 @@ class PairedResult:
     p_holm: float
     verdict: str
     detail: str = ""
+    low: float = math.nan
+    high: float = math.nan
+    p_min: float = math.nan
 
 
 def _verdict(delta: float, p_holm: float, lower_is_better: bool, alpha: float) -> str:
@@ -120,42 +115,27 @@ def _verdict(delta: float, p_holm: float, lower_is_better: bool, alpha: float) -
     return "worse" if worse else "better"
 
 
-def _mcnemar_rows(top: SampleSet, others: list[tuple[str, SampleSet]]) -> list[tuple[float, float, str, str]]:
-    def correct(s: SampleSet) -> np.ndarray:
-        return s.mean_proba().argmax(axis=1) == s.labels
+def mcnemar_counts(top: SampleSet, other: SampleSet) -> tuple[int, int]:
+    """``(b, c)`` of two single predictions: top right and other wrong, and the reverse."""
+    top_right = top.proba[0].argmax(axis=1) == top.labels
+    other_right = other.proba[0].argmax(axis=1) == other.labels
+    return int(np.count_nonzero(top_right & ~other_right)), int(np.count_nonzero(~top_right & other_right))
 
-    top_right = correct(top)
-    out = []
-    for _, other in others:
-        other_right = correct(other)
-        b = int(np.count_nonzero(top_right & ~other_right))
-        c = int(np.count_nonzero(~top_right & other_right))
+
+def paired_p_values(
+    top: SampleSet, other: SampleSet, metrics: Sequence[str], n_permutations: int, seed: int
+) -> dict[str, tuple[float, str, str, float]]:
+    """``(p, method, detail, p_min)`` per metric for ``other`` against ``top``."""
+    out = {}
+    rest = list(metrics)
+    if "accuracy" in rest and top.n_seeds == 1 and other.n_seeds == 1:
+        b, c = mcnemar_counts(top, other)
         p, method = mcnemar_p(b, c)
-        out.append(((c - b) / len(top.labels), p, method, f"b={b}, c={c}"))
+        out["accuracy"] = (p, method, f"b={b}, c={c}", min(1.0, 2.0 / 2 ** (b + c)) if b + c else 1.0)
+        rest.remove("accuracy")
+    for m, found in permutation_tests(top, other, rest, n_permutations=n_permutations, seed=seed).items():
+        out[m] = (found.p, found.method, "", found.p_min)
     return out
-
-
-def _bootstrap_rows(
-    top: SampleSet, others: list[tuple[str, SampleSet]], metrics: Sequence[str], n_resamples: int, seed: int
-) -> dict[str, list[tuple[float, float, str, str]]]:
-    """Paired bootstrap of every metric at once: each row's resampled values are computed once."""
-    resampler = Resampler(top.labels, n_resamples, seed)
-    ones = np.ones((1, len(top.labels)))
-    averaged = [top.seed_averaged(), *(s.seed_averaged() for _, s in others)]
-    points = [seed_mean_metrics(s, ones, metrics) for s in averaged]
-    spreads = [bootstrap_distribution(s, resampler, metrics) for s in averaged]
-    return {
-        m: [
-            (
-                float(points[i][m][0] - points[0][m][0]),
-                bootstrap_p(spreads[i][m] - spreads[0][m]),
-                "paired bootstrap",
-                "",
-            )
-            for i in range(1, len(averaged))
-        ]
-        for m in metrics
-    }
 
 
 def compare_many_with_top(
@@ -166,7 +146,9 @@ def compare_many_with_top(
     lower_is_better: Sequence[bool] | None = None,
     alpha: float = ALPHA,
     n_resamples: int = DEFAULT_RESAMPLES,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = DEFAULT_SEED,
+    level: float = LEVEL,
 ) -> dict[str, list[PairedResult]]:
     """:func:`compare_with_top` for several metrics, sharing the bootstrap work.
 
@@ -180,19 +162,31 @@ def compare_many_with_top(
     others = list(others)
     for name, samples in others:
         check_same_samples(top[1], samples, top[0], name)
+    metrics = list(metrics)
     directions = dict(zip(metrics, lower_is_better or [False] * len(metrics)))
     if not others:
         return {m: [] for m in metrics}
-    raw = {m: _mcnemar_rows(top[1], others) for m in metrics if m in MCNEMAR_METRICS}
-    rest = [m for m in metrics if m not in MCNEMAR_METRICS]
-    if rest:
-        raw |= _bootstrap_rows(top[1], others, rest, n_resamples, seed)
+    resampler = Resampler(top[1].labels, n_resamples, seed)
+    ones = np.ones((1, len(top[1].labels)))
+    sets = [top[1], *(s for _, s in others)]
+    points = [seed_mean_metrics(s, ones, metrics) for s in sets]
+    spreads = [bootstrap_distribution(s, resampler, metrics) for s in sets]
+    raw: dict[str, list[tuple[float, float, float, tuple[float, str, str, float]]]] = {m: [] for m in metrics}
+    for i, (_, other) in enumerate(others, start=1):
+        tests = paired_p_values(top[1], other, metrics, n_permutations, seed)
+        for m in metrics:
+            delta = float(points[i][m][0] - points[0][m][0])
+            low, high = percentile_interval(spreads[i][m] - spreads[0][m], level)
+            raw[m].append((delta, low, high, tests[m]))
     out = {}
     for m in metrics:
-        adjusted = holm([p for _, p, _, _ in raw[m]])
+        adjusted = holm([t[0] for *_, t in raw[m]])
         out[m] = [
-            PairedResult(name, m, method, delta, p, float(q), _verdict(delta, float(q), directions[m], alpha), detail)
-            for (name, _), (delta, p, method, detail), q in zip(others, raw[m], adjusted)
+            PairedResult(
+                name, m, method, delta, p, float(q), _verdict(delta, float(q), directions[m], alpha), detail,
+                low, high, p_min,
+            )
+            for (name, _), (delta, low, high, (p, method, detail, p_min)), q in zip(others, raw[m], adjusted)
         ]
     return out
 
@@ -205,6 +199,7 @@ def compare_with_top(
     lower_is_better: bool = False,
     alpha: float = ALPHA,
     n_resamples: int = DEFAULT_RESAMPLES,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = DEFAULT_SEED,
 ) -> list[PairedResult]:
     """Test every other row against the top row on ``metric``, Holm-adjusted.
@@ -212,12 +207,12 @@ def compare_with_top(
     Args:
         top: ``(name, predictions)`` of the top row.
         others: ``(name, predictions)`` of the rows to compare with it.
-        metric: a name of :func:`harness.stats.bootstrap.metric_names`; McNemar for
-            ``accuracy``, the paired bootstrap otherwise.
+        metric: a name of :func:`harness.stats.bootstrap.metric_names`.
         lower_is_better: the metric's direction (for the verdict).
         alpha: significance level of the adjusted p-values.
-        n_resamples: bootstrap resamples.
-        seed: seed of the resampling.
+        n_resamples: bootstrap resamples of the delta's interval.
+        n_permutations: random swaps of the permutation test.
+        seed: seed of the resampling and the swaps.
 
     Returns:
         One :class:`PairedResult` per row of ``others``, in the same order.
@@ -226,7 +221,8 @@ def compare_with_top(
         HarnessError: a row was not evaluated on the top row's samples and labels.
     """
     found = compare_many_with_top(
-        top, others, [metric], lower_is_better=[lower_is_better], alpha=alpha, n_resamples=n_resamples, seed=seed
+        top, others, [metric], lower_is_better=[lower_is_better], alpha=alpha, n_resamples=n_resamples,
+        n_permutations=n_permutations, seed=seed,
     )
     return found[metric]
 

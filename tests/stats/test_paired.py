@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from harness import HarnessError
-from harness.stats.paired import bootstrap_p, compare_with_top, holm, mcnemar_p, paired_delta_intervals
+from harness.stats.paired import compare_with_top, holm, mcnemar_p, paired_delta_intervals
 from harness.stats.samples import SampleSet
 
 CLASSES = ("normal", "defect")
@@ -25,9 +25,13 @@ def test_mcnemar_exact_by_hand() -> None:
     assert mcnemar_p(4, 20)[0] == pytest.approx(2 * sum(math.comb(24, i) for i in range(5)) / 2**24, abs=1e-15)
 
 
-def test_mcnemar_chi_square_against_scipy() -> None:
-    for b, c in [(5, 20), (30, 12), (40, 40), (13, 12)]:
+def test_mcnemar_is_exact_for_any_count_and_chi_square_on_request() -> None:
+    for b, c in [(5, 20), (30, 12), (400, 460), (0, 90)]:
         p, method = mcnemar_p(b, c)
+        assert method == "McNemar exact"
+        assert p == pytest.approx(stats.binomtest(b, b + c, 0.5).pvalue, rel=1e-9)
+    for b, c in [(5, 20), (30, 12), (40, 40), (13, 12)]:
+        p, method = mcnemar_p(b, c, exact_below=25)
         statistic = max(abs(b - c) - 1, 0) ** 2 / (b + c)
         assert method == "McNemar chi-square"
         assert p == pytest.approx(stats.chi2.sf(statistic, df=1), rel=1e-12)
@@ -40,13 +44,6 @@ def test_holm_by_hand() -> None:
     adjusted = holm([0.02, float("nan"), 0.01])
     assert math.isnan(adjusted[1])
     np.testing.assert_allclose(adjusted[[0, 2]], [0.02, 0.02])
-
-
-def test_bootstrap_p() -> None:
-    assert bootstrap_p(np.zeros(99)) == 1.0
-    assert bootstrap_p(np.full(99, 0.1)) == pytest.approx(2 / 100)
-    # 10 of 99 at or below zero: 2 * 11 / 100
-    assert bootstrap_p(np.r_[np.full(10, -0.1), np.full(89, 0.1)]) == pytest.approx(0.22)
 
 
 def _set(labels: np.ndarray, p1: np.ndarray) -> SampleSet:
@@ -66,9 +63,10 @@ def test_rows_against_the_top_row_with_mcnemar() -> None:
     near, worse = results
     assert (near.detail, worse.detail) == ("b=2, c=0", "b=30, c=0")
     assert near.p == 0.5 and near.method == "McNemar exact"  # 2 * 1/4
-    chi = stats.chi2.sf(29**2 / 30, df=1)
-    assert worse.p == pytest.approx(chi, rel=1e-12) and worse.method == "McNemar chi-square"
-    assert worse.p_holm == pytest.approx(2 * chi, rel=1e-12) and near.p_holm == pytest.approx(0.5)
+    exact = 2 / 2**30  # b=30, c=0: both one-sided tails are a single pattern
+    assert worse.p == pytest.approx(exact, rel=1e-12) and worse.method == "McNemar exact"
+    assert worse.p_min == pytest.approx(exact) and near.p_min == pytest.approx(0.5)
+    assert worse.p_holm == pytest.approx(2 * exact, rel=1e-12) and near.p_holm == pytest.approx(0.5)
     assert (near.verdict, worse.verdict) == ("tied", "worse")
     assert worse.delta == pytest.approx(-0.5)
 
@@ -81,12 +79,19 @@ def test_rows_against_the_top_row_with_the_paired_bootstrap() -> None:
     broken = p1.copy()
     broken[:40] = 1 - broken[:40]
     results = compare_with_top(
-        ("top", top), [("same", _set(labels, p1)), ("broken", _set(labels, broken))], "f1_macro", n_resamples=400
+        ("top", top),
+        [("same", _set(labels, p1)), ("broken", _set(labels, broken))],
+        "f1_macro",
+        n_resamples=400,
+        n_permutations=400,
     )
     same, bad = results
-    assert same.p == 1.0 and same.delta == 0.0 and same.verdict == "tied"  # identical: every paired delta is 0
-    assert bad.p == pytest.approx(2 / 401) and bad.verdict == "worse" and bad.delta < -0.2
-    assert bad.p_holm == pytest.approx(2 * 2 / 401)
+    assert same.p == 1.0 and same.delta == 0.0 and same.verdict == "tied"  # identical: no swap changes anything
+    assert same.method == "permutation exact" and (same.low, same.high) == (0.0, 0.0)
+    # 40 samples swapped in: no random swap pattern is as extreme, so p is the Monte Carlo floor
+    assert bad.method == "permutation" and bad.p == pytest.approx(1 / 401) and bad.p_min == pytest.approx(1 / 401)
+    assert bad.verdict == "worse" and bad.delta < -0.2 and bad.low <= bad.delta <= bad.high < 0
+    assert bad.p_holm == pytest.approx(2 / 401)
     # a lower-is-better metric: a worse calibration is a larger Brier score
     (brier,) = compare_with_top(
         ("top", top), [("broken", _set(labels, broken))], "brier", lower_is_better=True, n_resamples=400

@@ -53,11 +53,11 @@ def format_delta(value: Any, name: str = "") -> str:
 
 
 def format_p(value: Any) -> str:
-    """A p-value: three significant decimals, ``<0.001`` below that."""
+    """A p-value: three decimals, two significant digits in scientific notation below 0.001."""
     if _missing(value):
         return DASH
     value = float(value)
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
+    return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
 
 
 _COST_FORMATS = {"gmacs": "{:.3f}", "test.latency_ms": "{:.2f}", "test.images_per_second": "{:.1f}"}
