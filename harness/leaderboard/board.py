@@ -64,7 +64,8 @@ class Leaderboard:
             then ``<metric>_mean`` and ``<metric>_std`` for every metric (std is NaN
             with a single seed); once statistics are added also ``<metric>_low`` and
             ``<metric>_high`` (the bootstrap interval, NaN where there is none) and
-            ``pareto`` (on the cost/quality front).
+            ``pareto`` (on the cost/quality front). The chance rows (kind ``"chance"``)
+            are ranked among them.
         metrics: every aggregated metric name, ``rank_by`` first.
         shown: the metrics shown in the ranking table, ``rank_by`` first.
         details: row key to :class:`RowDetail`.
@@ -85,6 +86,8 @@ class Leaderboard:
             ``out_dir``.
         notes: remarks on what could not be computed and why.
         bootstrap: the settings used: ``resamples``, ``seed``, ``level``, ``alpha``.
+        vs_chance: row key to chance row to the row's paired test against it on
+            ``rank_by`` (:mod:`harness.leaderboard.ranking.chance`).
     """
 
     experiment: str
@@ -110,6 +113,7 @@ class Leaderboard:
     wrong_files: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     bootstrap: dict[str, Any] = field(default_factory=dict)
+    vs_chance: dict[str, dict[str, PairedResult]] = field(default_factory=dict)
 
     @property
     def top(self) -> str | None:

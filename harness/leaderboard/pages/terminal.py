@@ -19,11 +19,22 @@ def _versus(leaderboard: Leaderboard, row: str) -> str:
     return "" if result is None else f"{result.verdict} (p {format_p(result.p_holm)})"
 
 
+def _chance(leaderboard: Leaderboard, row: str) -> str:
+    """``above (p 0.002)`` or ``not above (p 0.41)``: the row against the chance rows on ``rank_by``."""
+    from harness.leaderboard.ranking.chance import versus_chance
+
+    found = versus_chance(leaderboard, row)
+    if found is None:
+        return ""
+    return f"{'above' if found['above'] else 'not above'} (p {format_p(found['p_holm'])})"
+
+
 def terminal_table(leaderboard: Leaderboard) -> str:
     """Ranked rows with the shown metrics as ``mean ± std``, then any failed cells.
 
     The ranking metric also shows its bootstrap interval, and, when rows were tested
-    against the top row, a ``vs #1`` column gives the Holm-adjusted verdict.
+    against the top row, a ``vs #1`` column gives the Holm-adjusted verdict; a ``vs chance``
+    column says whether the row is significantly above both chance rows.
 
     Args:
         leaderboard: from :func:`harness.leaderboard.build_leaderboard`.
@@ -39,6 +50,8 @@ def terminal_table(leaderboard: Leaderboard) -> str:
         headers.insert(4, "95% CI")
     if tested:
         headers.append("vs #1")
+    if leaderboard.vs_chance:
+        headers.append("vs chance")
     body = []
     for _, line in leaderboard.rows.iterrows():
         values = [format_mean_std(line[f"{m}_mean"], line[f"{m}_std"], m) for m in leaderboard.shown]
@@ -46,6 +59,8 @@ def terminal_table(leaderboard: Leaderboard) -> str:
             values.insert(1, format_interval(line[f"{rank_by}_low"], line[f"{rank_by}_high"], rank_by))
         if tested:
             values.append(_versus(leaderboard, str(line["row"])))
+        if leaderboard.vs_chance:
+            values.append(_chance(leaderboard, str(line["row"])))
         body.append([int(line["rank"]), line["row"], int(line["n_seeds"]), *values])
     text = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True) if body else "(no finished cells)"
     lines = [text]
