@@ -21,6 +21,7 @@ from harness.errors import HarnessError
 from harness.execution.settings import Execution
 from harness.matrix import Cell, CellSpec, fold_cell, make_cell, row_label
 from harness.plugins import Plugins
+from harness.preprocess import with_preprocessing
 from harness.store import RESUME as RESUME_FILE
 from harness.store import STATUS, atomic_write_json, load_run, read_cell, reset_cell_dir
 
@@ -64,6 +65,7 @@ def plan(experiment: Experiment, plugins: Plugins) -> Plan:
                 result.datasets[key] = exc
         data = result.datasets[key]
         fingerprint = data.fingerprint if isinstance(data, Dataset) else "unavailable"
+        spec = CellSpec(with_preprocessing(spec.config, plugins.registry("models"), data), spec.axes, spec.sources)
         cell = make_cell(spec, fingerprint, versions, label)
         result.cells.append(cell)
         result.dataset_of[cell.id] = key

@@ -18,10 +18,10 @@ from harness.matrix import Cell
 from harness.store import RESUME as RESUME_FILE
 from harness.store import atomic_save_npz, atomic_write_bytes, atomic_write_json, write_predictions
 from harness.train.components import build_components
-from harness.train.efficiency import gmacs_per_image, latency_ms
+from harness.train.efficiency import gmacs_per_image, measure_latency
 from harness.train.evaluate import compute_metrics, predict
 from harness.train.loop import Trainer, batch_slices, fit, resolve_device, seed_everything
-from harness.train.tensors import Normalizer, SplitTensors, to_tensors
+from harness.train.tensors import SplitTensors, eval_tensors
 
 THUMBS_PER_CLASS = 4
 THUMB_SIZE = 64
@@ -58,7 +58,7 @@ def _snapshot(trainer: Trainer, dataset: Dataset, cell_dir: Path, epoch: int) ->
     """Store val and test predictions of the weights at the end of a warm-restart cycle."""
     folder = cell_dir / "snapshots" / f"epoch_{epoch:04d}"
     for split in ("val", "test"):
-        pred, _ = predict(trainer.c.model, to_tensors(dataset.split(split)), dataset.classes,
+        pred, _ = predict(trainer.c.model, eval_tensors(dataset.split(split), trainer.preprocessing), dataset.classes,
                           batch_size=trainer.train["eval_batch_size"], normalize=trainer.normalize,
                           device=trainer.device, num_epochs=trainer.train["epochs"])
         write_predictions(folder, split, pred)
@@ -88,10 +88,10 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
     c.model.load_state_dict(selection.state)
     save_checkpoint(cell_dir / "checkpoint.safetensors", selection.state)
 
-    normalize = Normalizer(device)
+    normalize = trainer.normalize  # the model's preprocessing, as in training
     metrics: dict[str, float] = {}
     for split in ("val", "test"):
-        data = to_tensors(dataset.split(split))
+        data = eval_tensors(dataset.split(split), trainer.preprocessing)
         t0 = time.perf_counter()
         pred, loss = predict(c.model, data, dataset.classes, batch_size=train["eval_batch_size"], normalize=normalize,
                              device=device, loss_fn=c.loss_fn, map_size=train.get("map_size", 32) if split == "test" else None,
@@ -112,7 +112,7 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
             metrics["test.images_per_second"] = len(data) / seconds if seconds > 0 else math.nan
             atomic_save_npz(cell_dir / "thumbs_test.npz", **_thumbnails(data, pred.proba, len(dataset.classes)))
             sample = normalize(data.images[:16].to(device))
-            metrics["test.latency_ms"] = latency_ms(c.model, sample)
+            metrics.update(measure_latency(c.model, sample[:1], train.get("precision", "fp32")).metrics())
             metrics["gmacs"] = gmacs_per_image(c.model, sample[:1])
     metrics.update({
         "best_epoch": selection.best_epoch,

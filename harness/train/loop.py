@@ -16,10 +16,11 @@ import torch
 from harness.data import Dataset
 from harness.errors import HarnessError
 from harness.model import split_outputs
+from harness.preprocess import Preprocessing
 from harness.train.components import Components, Selection, check_plateau_direction, set_backbone_frozen
 from harness.train.evaluate import compute_metrics, forward, make_batch, predict
 from harness.train.resume import StateWriter, load_state
-from harness.train.tensors import Normalizer, augment, to_tensors
+from harness.train.tensors import Normalizer, augment, eval_tensors, to_tensors
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -75,8 +76,9 @@ class Trainer:
     def __init__(self, c: Components, dataset: Dataset, config: dict[str, Any], select_by: str,
                  device: torch.device, generator: torch.Generator):
         self.c, self.dataset, self.train, self.device, self.generator = c, dataset, config["train"], device, generator
-        self.normalize = Normalizer(device)
-        self.tensors = {s: to_tensors(dataset.split(s)) for s in ("train", "val")}
+        self.preprocessing = Preprocessing.from_config(config)  # the model's, recorded in config.json
+        self.normalize = Normalizer(device, self.preprocessing)
+        self.tensors = {"train": to_tensors(dataset.train), "val": eval_tensors(dataset.val, self.preprocessing)}
         stopping = self.train.get("early_stopping") or {}
         self.selection = Selection(select_by, stopping.get("patience"), float(stopping.get("min_delta", 0.0)))
         self.history: list[dict[str, Any]] = []
@@ -100,7 +102,8 @@ class Trainer:
             index = order[lo:hi]
             batch = make_batch(data, index, None, self.device, training=True, epoch=self.epoch,
                                num_epochs=epochs, progress=(self.epoch * len(slices) + step) / (epochs * len(slices)))
-            raw, batch.masks = augment(batch.images, batch.masks, train.get("augment") or {}, self.generator)
+            raw, batch.masks = augment(batch.images, batch.masks, train.get("augment") or {}, self.generator,
+                                       self.preprocessing.torch_mode)
             batch.images = self.normalize(raw)
             if train.get("channels_last") and self.device.type == "cuda":
                 batch.images = batch.images.contiguous(memory_format=torch.channels_last)

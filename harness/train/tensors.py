@@ -1,23 +1,31 @@
-"""Split arrays as tensors, batched augmentation and normalisation."""
+"""Split arrays as tensors, batched augmentation and normalisation.
+
+A split's images stay where the dataset put them (usually the memory-mapped cache):
+:func:`to_tensors` wraps them without copying, and a batch is gathered from them when it is
+drawn, so a cell never holds a second copy of its training split in memory.
+"""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from harness.data import Split
+from harness.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Normalizer", "SplitTensors", "augment", "eval_tensors", "to_tensors"]
+
+_CROP_CHUNK = 64  # images per step of the evaluation crop: bounds its float working memory
 
 
 @dataclass
 class SplitTensors:
-    """A split decoded once into tensors: images stay uint8 until a batch is drawn."""
+    """A split as tensors: images stay uint8 (and in the cache) until a batch is drawn."""
 
-    images: torch.Tensor  # [N, 3, H, W] uint8
+    images: torch.Tensor  # [N, 3, H, W] uint8, a channels-last view of the [N, H, W, C] array
     labels: torch.Tensor  # [N] int64
     masks: torch.Tensor | None  # [N, H, W] uint8
     has_mask: torch.Tensor | None  # [N] bool
@@ -27,31 +35,59 @@ class SplitTensors:
         return len(self.labels)
 
 
+def _wrap(array: np.ndarray) -> torch.Tensor:
+    """A tensor over ``array``'s memory (a memory map stays a memory map)."""
+    if not (array.flags.c_contiguous or array.flags.f_contiguous):
+        array = np.ascontiguousarray(array)
+    with warnings.catch_warnings():  # a read-only map: the tensor is never written to
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
+
+
 def to_tensors(split: Split) -> SplitTensors:
-    images = torch.from_numpy(np.ascontiguousarray(split.images)).permute(0, 3, 1, 2)  # [N, C, H, W]
+    """The split as tensors without copying its images or masks."""
+    images = _wrap(split.images).permute(0, 3, 1, 2)  # [N, C, H, W] view, no copy
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)  # grey to RGB so every backbone takes it
     elif images.shape[1] != 3:
         raise ValueError(f"images must have 1 or 3 channels, got {images.shape[1]}")
-    masks = torch.from_numpy(np.ascontiguousarray(split.masks)) if split.masks is not None else None
+    masks = _wrap(split.masks) if split.masks is not None else None
     has_mask = torch.from_numpy(np.asarray(split.has_mask, dtype=bool)) if split.has_mask is not None else None
     if masks is not None and has_mask is None:
         has_mask = torch.ones(len(split.labels), dtype=torch.bool)
-    return SplitTensors(images.contiguous(), torch.as_tensor(split.labels, dtype=torch.int64), masks, has_mask,
+    return SplitTensors(images, torch.as_tensor(split.labels, dtype=torch.int64), masks, has_mask,
                         tuple(split.sample_ids))
 
 
-class Normalizer:
-    """uint8 ``[B, 3, H, W]`` to normalised float."""
+def eval_tensors(split: Split, preprocessing: Preprocessing) -> SplitTensors:
+    """The split as the model sees it at evaluation: centre-cropped when ``crop_pct`` < 1.
 
-    def __init__(self, device: torch.device):
-        mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-        self.scale = 1.0 / (255.0 * std)  # (x / 255 - mean) / std as one multiply-add
-        self.shift = -mean / std
+    Images and masks are cropped together, so maps stay aligned with their masks. With
+    ``crop_pct == 1`` nothing is copied.
+    """
+    data = to_tensors(split)
+    if preprocessing.crop_pct >= 1.0:
+        return data
+    images, masks = [], []
+    for lo in range(0, len(data), _CROP_CHUNK):
+        part = slice(lo, lo + _CROP_CHUNK)
+        img, mask = preprocessing.eval_crop(data.images[part], data.masks[part] if data.masks is not None else None)
+        images.append(img)
+        masks.append(mask)
+    if not images:
+        return data
+    return SplitTensors(torch.cat(images), data.labels, torch.cat(masks) if data.masks is not None else None,
+                        data.has_mask, data.sample_ids)
+
+
+class Normalizer:
+    """uint8-range ``[B, 3, H, W]`` images (uint8 or float 0-255) to the model's normalised float input."""
+
+    def __init__(self, device: torch.device | None = None, preprocessing: Preprocessing | None = None):
+        self.preprocessing = preprocessing or Preprocessing()
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(self.shift, images.float(), self.scale)
+        return self.preprocessing.normalize(images, max_value=255.0)
 
 
 def _chosen(b: int, p: float, generator: torch.Generator) -> torch.Tensor:
@@ -59,7 +95,7 @@ def _chosen(b: int, p: float, generator: torch.Generator) -> torch.Tensor:
 
 
 def _resized_crop(images: torch.Tensor, masks: torch.Tensor | None, chosen: torch.Tensor,
-                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+                  generator: torch.Generator, mode: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor | None]:
     """A random crop of 60-100% of the area, resized back, for the chosen samples."""
     import torch.nn.functional as F
 
@@ -75,7 +111,8 @@ def _resized_crop(images: torch.Tensor, masks: torch.Tensor | None, chosen: torc
     theta[:, 0, 2] = torch.where(chosen, 2 * left + side - 1, torch.zeros(b))
     theta[:, 1, 2] = torch.where(chosen, 2 * top + side - 1, torch.zeros(b))
     grid = F.affine_grid(theta.to(images.device), [b, 1, h, w], align_corners=False)
-    out = F.grid_sample(images.float(), grid, mode="bilinear", align_corners=False).round().to(images.dtype)
+    mode = mode if mode in ("bilinear", "bicubic", "nearest") else "bilinear"  # what grid_sample offers
+    out = F.grid_sample(images.float(), grid, mode=mode, align_corners=False).round().clamp(0, 255).to(images.dtype)
     if masks is not None:
         masks = F.grid_sample(masks[:, None].float(), grid, mode="nearest", align_corners=False)[:, 0].to(masks.dtype)
     return out, masks
@@ -102,7 +139,8 @@ def _photometric(images: torch.Tensor, probs: dict[str, float], generator: torch
 
 
 def augment(
-    images: torch.Tensor, masks: torch.Tensor | None, probs: dict[str, float], generator: torch.Generator
+    images: torch.Tensor, masks: torch.Tensor | None, probs: dict[str, float], generator: torch.Generator,
+    interpolation: str = "bilinear",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-sample random augmentation applied to a whole batch at once.
 
@@ -112,6 +150,8 @@ def augment(
         probs: per-sample probability of ``hflip``, ``vflip``, ``rot90`` (square images),
             ``resized_crop``, ``color_jitter`` and ``noise``.
         generator: the cell's seeded generator, so augmentation is reproducible.
+        interpolation: resampling of the resized crop (the model's
+            :attr:`harness.Preprocessing.torch_mode`).
     """
     b = images.shape[0]
     ops = [("hflip", lambda t: t.flip(-1)), ("vflip", lambda t: t.flip(-2))]
@@ -130,5 +170,5 @@ def augment(
     if float(probs.get("resized_crop", 0.0)) > 0:
         chosen = _chosen(b, float(probs["resized_crop"]), generator)
         if chosen.any():
-            images, masks = _resized_crop(images, masks, chosen, generator)
+            images, masks = _resized_crop(images, masks, chosen, generator, interpolation)
     return _photometric(images, probs, generator), masks

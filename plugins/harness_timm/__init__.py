@@ -10,6 +10,9 @@
   ``img_size = 64`` with ``arch = "vit_tiny_patch16_224"``; it must be a multiple of the
   patch size. CNNs take any input size and reject this option.
 * ``drop_rate``, ``drop_path_rate``: dropout before the classifier, stochastic depth.
+* ``crop_pct``: the fraction of each side kept by the centre crop at evaluation; by
+  default the architecture's own (timm's ``pretrained_cfg``, e.g. 0.875); ``1.0``
+  evaluates whole images (defects near the border stay in view).
 * ``weights``: a local safetensors file or ``torch.save``-d state dict (never unpickled:
   read with ``weights_only=True``); tensors that fit by name and shape are loaded, the
   rest reported in a :class:`~harness_timm.weights.PartialWeightsWarning`, and a
@@ -20,8 +23,12 @@
   with ``HF_HUB_OFFLINE=1`` or without a network the request fails with a message
   pointing at ``weights``. A new classifier on pretrained features starts at zero.
 
+Both plugins declare the architecture's preprocessing (:mod:`harness_timm.preprocess`):
+its mean/std (0.5/0.5 for ``tf_efficientnet_lite0``, ImageNet's for most others),
+interpolation and crop, recorded per cell and used in training and evaluation.
+
 ``convnext-attention`` options: ``arch`` (a ConvNeXt, default ``"convnext_atto"``),
-``heads`` (8), ``dropout`` (0.0), ``pretrained``, ``weights`` (as above; a plain timm
+``heads`` (8), ``dropout`` (0.0), ``crop_pct``, ``pretrained``, ``weights`` (as above; a plain timm
 ConvNeXt checkpoint loads into the trunk). Its forward returns ``{"logits": [B, K],
 "maps": {"attention": [B, h, w]}}``, the pooling attention over the last feature grid.
 
@@ -36,7 +43,8 @@ from typing import Any
 from harness import hookimpl
 from harness_timm.factory import create, create_convnext_attention
 from harness_timm.lite0 import LITE0_ARCH, lite0_state_dict
-from harness_timm.options import check_attention, check_timm
+from harness_timm.options import ATTENTION_DEFAULTS, check_attention, check_timm
+from harness_timm.preprocess import declare, timm_preprocessing
 from harness_timm.weights import LoadReport, PartialWeightsWarning, load_weights, read_state_dict
 
 __all__ = [
@@ -50,16 +58,19 @@ __all__ = [
     "lite0_state_dict",
     "load_weights",
     "read_state_dict",
+    "timm_preprocessing",
 ]
 
 
 @hookimpl
 def harness_register_models(registry: Any) -> None:
     """Register ``timm`` and ``convnext-attention``."""
-    registry.register("timm", create, description="any timm architecture by name (arch = ...)", check=check_timm)
+    registry.register("timm", create, description="any timm architecture by name (arch = ...)", check=check_timm,
+                      preprocessing=declare())
     registry.register(
         "convnext-attention",
         create_convnext_attention,
         description="ConvNeXt with attention pooling (a learnable query) instead of average pooling; map 'attention'",
         check=check_attention,
+        preprocessing=declare(ATTENTION_DEFAULTS["arch"]),
     )

@@ -74,7 +74,7 @@ def create(num_classes: int, **options: Any) -> nn.Module:
         HarnessError: invalid options, or pretrained weights that cannot be had.
     """
     raise_problems("timm", check_timm(options))
-    opts = {k: v for k, v in options.items() if k != "plugin"}
+    opts = {k: v for k, v in options.items() if k not in ("plugin", "crop_pct")}  # crop_pct: preprocessing only
     arch, weights = opts.pop("arch"), opts.pop("weights", None)
     pretrained = opts.pop("pretrained", False)
     if "img_size" in opts and isinstance(opts["img_size"], list):

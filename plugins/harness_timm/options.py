@@ -12,7 +12,7 @@ from typing import Any
 
 from harness import HarnessError
 
-TIMM_OPTIONS = ("arch", "pretrained", "weights", "drop_rate", "drop_path_rate", "img_size")
+TIMM_OPTIONS = ("arch", "pretrained", "weights", "drop_rate", "drop_path_rate", "img_size", "crop_pct")
 """Options of the ``timm`` model plugin."""
 
 ATTENTION_DEFAULTS: dict[str, Any] = {
@@ -21,6 +21,7 @@ ATTENTION_DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "pretrained": False,
     "weights": None,
+    "crop_pct": None,
 }
 """Options of the ``convnext-attention`` model plugin and their defaults."""
 
@@ -92,6 +93,14 @@ def _check_img_size(value: Any) -> Problems:
     return [("img_size", f"must be a positive integer (or a [height, width] pair), got {value!r}")]
 
 
+def check_crop(options: dict[str, Any]) -> Problems:
+    """``crop_pct``, when given, is the fraction of each side kept at evaluation, in (0, 1]."""
+    value = options.get("crop_pct")
+    if value is None or (_is_number(value) and 0 < value <= 1):
+        return []
+    return [("crop_pct", f"must be a number in (0, 1] (1 evaluates whole images), got {value!r}")]
+
+
 def check_timm(options: dict[str, Any]) -> Problems:
     """Validate options of the ``timm`` model plugin.
 
@@ -108,7 +117,7 @@ def check_timm(options: dict[str, Any]) -> Problems:
         problems += _check_rate(options, key)
     if "img_size" in options:
         problems += _check_img_size(options["img_size"])
-    return problems
+    return problems + check_crop(options)
 
 
 def check_attention(options: dict[str, Any]) -> Problems:
@@ -127,7 +136,7 @@ def check_attention(options: dict[str, Any]) -> Problems:
     heads = options.get("heads", ATTENTION_DEFAULTS["heads"])
     if not (_is_int(heads) and heads > 0):
         problems.append(("heads", f"must be a positive integer, got {heads!r}"))
-    return problems
+    return problems + check_crop(options)
 
 
 def raise_problems(plugin: str, problems: Problems) -> None:
