@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness import hookimpl
-from harness_cats.options import DEFAULTS, check
+from harness_cats.options import DEFAULTS, check, parse_extractor, resolve
 
 if TYPE_CHECKING:
-    from harness.registry import Registry
+    from harness import Preprocessing, Registry
     from harness_cats.model import CatsModel
 
-__all__ = ["DEFAULTS", "check", "factory", "harness_register_models"]
+__all__ = ["DEFAULTS", "check", "factory", "harness_register_models", "preprocessing"]
 
 
 def factory(num_classes: int, **options: Any) -> CatsModel:
@@ -33,6 +33,15 @@ def factory(num_classes: int, **options: Any) -> CatsModel:
     return build_cats(num_classes, **options)
 
 
+def preprocessing(options: dict[str, Any]) -> Preprocessing:
+    """The patch CNN's preprocessing (its timm pretrained config), ``crop_pct`` as given."""
+    from harness_timm import timm_preprocessing
+
+    merged = resolve(options)
+    extractor = parse_extractor(merged["cnn_feature_extractor"])
+    return timm_preprocessing(extractor.arch if extractor else "", merged["crop_pct"])
+
+
 @hookimpl
 def harness_register_models(registry: Registry) -> None:
     """Register the ``cats`` model."""
@@ -41,4 +50,5 @@ def harness_register_models(registry: Registry) -> None:
         factory,
         description="CATS hybrid: shared CNN on image patches + cross-attention of learnable queries",
         check=check,
+        preprocessing=preprocessing,
     )

@@ -69,7 +69,7 @@ class CatsModel(nn.Module):
 
 
 def build_cats(num_classes: int, **options: Any) -> CatsModel:
-    """Build a randomly initialised CATS model.
+    """Build a CATS model: its patch CNN randomly initialised, or from ``pretrained`` / ``weights``.
 
     Args:
         num_classes: number of output classes.
@@ -79,8 +79,8 @@ def build_cats(num_classes: int, **options: Any) -> CatsModel:
         The model.
 
     Raises:
-        HarnessError: invalid options, or a patch CNN whose output stage does not
-            have ``featured_patch_dim`` channels.
+        HarnessError: invalid options, a patch CNN whose output stage does not
+            have ``featured_patch_dim`` channels, or starting weights that cannot be had.
     """
     problems = check(options)
     if problems:
@@ -88,12 +88,17 @@ def build_cats(num_classes: int, **options: Any) -> CatsModel:
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise HarnessError(f"cats: num_classes must be a positive integer, got {num_classes!r}")
     opts = resolve(options)
-    cnn, channels = build_patch_cnn(parse_extractor(opts["cnn_feature_extractor"]), opts["in_channels"])
+    extractor = parse_extractor(opts["cnn_feature_extractor"])
+    cnn, channels = build_patch_cnn(extractor, opts["in_channels"])
     if channels != opts["featured_patch_dim"]:
         raise HarnessError(
             f"cats: featured_patch_dim is {opts['featured_patch_dim']} but the patch CNN "
             f"{opts['cnn_feature_extractor']} gives {channels} channels; set featured_patch_dim = {channels}"
         )
+    from harness_timm import load_backbone
+
+    load_backbone(cnn, extractor.arch, pretrained=opts["pretrained"], weights=opts["weights"],
+                  owner=f"cats: cnn_feature_extractor {opts['cnn_feature_extractor']!r}")
     if opts["img_size"] is None:
         pos_grid = _DEFAULT_POS_GRID
     else:

