@@ -1,10 +1,12 @@
 """Leaderboards: rank a stored run's model configurations and publish them.
 
-``build_leaderboard(run, out_dir, rank_by=..., title=...)`` writes ``index.html`` (one
-self-contained page: inline CSS and a small inline script that sorts the tables,
-embedded PNG figures, no external requests), ``results.json``, ``results.csv`` and
-``wrong/<row>_<split>.csv``; ``terminal_table(leaderboard)`` gives the same ranking as
-text. Every metric that the stored predictions determine comes with a bootstrap
+``build_leaderboard(run, out_dir, rank_by=..., title=...)`` writes ``index.html`` (the
+ranking and the board-wide tables), one page per row ``rows/<row-slug>.html`` (its
+per-class numbers, figures and wrong predictions), ``results.json``, ``results.csv`` and
+``wrong/<row-slug>_<split>.csv``, all through :func:`publish`; every page is
+self-contained (inline CSS, a small inline script that sorts the tables, embedded PNG
+figures, no external requests). ``terminal_table(leaderboard)`` gives the same ranking
+as text. Every metric that the stored predictions determine comes with a bootstrap
 interval, rows are tested against the top row, and rows on the latency/quality Pareto
 front are marked (:mod:`harness.leaderboard.ranking.statistics`). Tuned rows show their Optuna
 studies (:mod:`harness.leaderboard.ranking.tuning`); ensemble and TTA rows rank beside single
@@ -20,11 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.leaderboard.board import Leaderboard, RowDetail
+from harness.leaderboard.publish import publish
 
 if TYPE_CHECKING:
     from harness.store import Run
 
-__all__ = ["Leaderboard", "RowDetail", "build_leaderboard", "terminal_table"]
+__all__ = ["Leaderboard", "RowDetail", "build_leaderboard", "leaderboard_files", "publish", "terminal_table"]
 
 
 def build_leaderboard(
@@ -38,13 +41,14 @@ def build_leaderboard(
     select_by: str | None = None,
     n_resamples: int = 1000,
     bootstrap_seed: int = 0,
+    n_permutations: int = 2000,
+    decisions: dict[str, Any] | None = None,
 ) -> Leaderboard:
     """Aggregate ``run`` over seeds, rank it and write the leaderboard files.
 
     Args:
         run: the stored run (``harness.store.load_run``).
-        out_dir: folder for ``index.html``, ``results.json`` and ``results.csv``
-            (created if needed; each file replaced atomically).
+        out_dir: the leaderboard folder (created if needed), written by :func:`publish`.
         rank_by: metric to rank by, e.g. ``"test.f1_macro"``; descending unless lower
             is better (losses, calibration errors, timings).
         title: page title.
@@ -56,6 +60,11 @@ def build_leaderboard(
             ``test.f1_macro``) when the histories hold it.
         n_resamples: bootstrap resamples of the intervals and paired tests.
         bootstrap_seed: seed of the resampling (the same inputs give the same page).
+        n_permutations: random swaps of the paired permutation tests (their smallest
+            attainable p-value is ``1 / (n_permutations + 1)``).
+        decisions: the decision keys of ``[experiment]`` (``select_winner_by``,
+            ``slice_by``, ``costs``, ``effects``, ``label_issues``, ...; see
+            :mod:`harness.leaderboard.ranking.decisions`).
 
     Returns:
         The leaderboard, with ``out_dir`` set.
@@ -63,21 +72,45 @@ def build_leaderboard(
     Raises:
         HarnessError: cells finished but none recorded ``rank_by``.
     """
-    from harness.leaderboard.figures.build import all_figures, ensemble_figures, pareto_figure, tuning_figures
-    from harness.leaderboard.figures.wrong import gallery, thumbnails, write_wrong_files
-    from harness.leaderboard.pages.export import results_csv, results_dict
-    from harness.leaderboard.pages.render import render_html
+    from harness.leaderboard.decisions import with_decisions
     from harness.leaderboard.ranking.aggregate import summarise
     from harness.leaderboard.ranking.samples import PredictionStore
     from harness.leaderboard.ranking.statistics import add_statistics
-    from harness.store import atomic_write_json, atomic_write_text
 
     out_dir = Path(out_dir)
     store = PredictionStore(run)
     leaderboard = summarise(run, rank_by=rank_by, title=title, description=description, store=store)
-    leaderboard = add_statistics(leaderboard, run, store, n_resamples=n_resamples, seed=bootstrap_seed)
-    wrong_files, wrong_tables = write_wrong_files(leaderboard, run, store, out_dir)
-    leaderboard = dataclasses.replace(leaderboard, wrong_files=wrong_files, out_dir=out_dir)
+    leaderboard = add_statistics(leaderboard, run, store, n_resamples=n_resamples, seed=bootstrap_seed,
+                                 n_permutations=n_permutations)
+    leaderboard, decision_files = with_decisions(leaderboard, run, store, decisions, resamples=n_resamples,
+                                                 permutations=n_permutations, seed=bootstrap_seed)
+    leaderboard, files = leaderboard_files(leaderboard, run, store, out_dir, select_by, jinja_hook)
+    publish(out_dir, {**files, **decision_files})
+    return leaderboard
+
+
+def leaderboard_files(
+    leaderboard: Leaderboard,
+    run: Run,
+    store: Any,
+    out_dir: Path,
+    select_by: str | None = None,
+    jinja_hook: Callable[..., Any] | None = None,
+) -> tuple[Leaderboard, dict[str, Any]]:
+    """Every file of the leaderboard, path relative to ``out_dir`` (nothing is written).
+
+    Returns:
+        The leaderboard with ``wrong_files`` and ``out_dir`` set, and the files (text,
+        or the JSON object of ``results.json``): ``index.html``, ``rows/<row-slug>.html``, ``results.json``, ``results.csv``,
+        ``wrong/<row-slug>_<split>.csv``.
+    """
+    from harness.leaderboard.figures.build import all_figures, ensemble_figures, pareto_figure, tuning_figures
+    from harness.leaderboard.figures.wrong import gallery, thumbnails, wrong_files
+    from harness.leaderboard.pages.export import results_csv, results_dict
+    from harness.leaderboard.pages.render import render_pages
+
+    wrong, wrong_tables, files = wrong_files(leaderboard, run, store)
+    leaderboard = dataclasses.replace(leaderboard, wrong_files=wrong, out_dir=out_dir)
     galleries = {
         # a derived row stores no images: its members' (or source's) thumbnails show the same samples
         row: gallery(wrong_tables.get(row), thumbnails([run.cells[c] for c in _with_sources(run, detail)]))
@@ -88,18 +121,18 @@ def build_leaderboard(
         row: {"tuning": tuning_figures(detail), "ensemble": ensemble_figures(detail)}
         for row, detail in leaderboard.details.items()
     }
-    html = render_html(
+    pages = render_pages(
         leaderboard,
         all_figures(run, leaderboard, select_by, store),
         jinja_hook,
         galleries=galleries,
         board_figures=board_figures,
         extra_figures=extra_figures,
+        run=run,
     )
-    atomic_write_text(out_dir / "results.csv", results_csv(leaderboard))
-    atomic_write_json(out_dir / "results.json", results_dict(leaderboard))
-    atomic_write_text(out_dir / "index.html", html)  # last: the page presents the files above
-    return leaderboard
+    files["results.csv"] = results_csv(leaderboard)
+    files["results.json"] = results_dict(leaderboard)
+    return leaderboard, {**files, **pages}
 
 
 def _with_sources(run: Run, detail: RowDetail) -> list[str]:

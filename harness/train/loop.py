@@ -57,7 +57,11 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 def _loss(model: torch.nn.Module, outputs: Any, batch: Any, loss_fn: Callable[..., torch.Tensor]):
     if hasattr(model, "compute_loss"):
         result = model.compute_loss(outputs, batch)
-        return result if isinstance(result, tuple) else (result, {})
+        loss, parts = result if isinstance(result, tuple) else (result, {})
+        # the model's objective is not val.loss's function: score the batch with that too, for comparable curves
+        with torch.no_grad():
+            logits, _ = split_outputs(outputs)
+            return loss, {**parts, "eval_loss": float(loss_fn(logits.float(), batch.labels))}
     logits, _ = split_outputs(outputs)
     return loss_fn(logits.float(), batch.labels), {}
 

@@ -25,7 +25,9 @@ from harness.derived_folders import finish
 from harness.ensembles.members import MemberData
 from harness.ensembles.report import analyse
 from harness.leaderboard import build_leaderboard
+from harness.leaderboard.figures.plots import DPI
 from harness.leaderboard.figures.tune_plots import best_so_far
+from harness.leaderboard.figures.wrong import row_slug
 from harness.metrics import classification_metrics
 from harness.store import atomic_save_npz, atomic_write_json, load_run, write_predictions
 from harness_ensembles.voting import SoftVoting
@@ -241,16 +243,21 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     return lb, page, results, probas, root, out
 
 
-def _section(lb, page: str, row: str) -> str:
-    position = list(lb.rows["row"]).index(row) + 1
-    start = page.index(f'<section id="row-{position}">')
+def _section(out: Path, row: str) -> str:
+    """The row's own page."""
+    return (out / "rows" / f"{row_slug(row)}.html").read_text(encoding="utf-8")
+
+
+def _part(page: str, key: str) -> str:
+    """One section of a row page."""
+    start = page.index(f'<section id="{key}">')
     return page[start : page.index("</section>", start)]
 
 
 def _ranking_line(page: str, row: str) -> str:
     table = page[page.index('<table class="ranking sortable">') : page.index("</table>")]
     head = re.compile(
-        rf'<tr[^>]*><td data-v="\d+">\d+</td><td class="name rowname"><a href="#row-\d+">{re.escape(str(escape(row)))}</a>'
+        rf'<tr[^>]*><td data-v="\d+">\d+</td><td class="name rowname"><a href="rows/[^"]+\.html">{re.escape(str(escape(row)))}</a>'
     )
     return next(line for line in table.splitlines() if head.search(line))
 
@@ -294,7 +301,7 @@ def _expected_analysis(probas: dict[tuple[str, int], dict[str, np.ndarray]]) -> 
 
 
 def test_tuned_row_shows_trial_counts_best_params_and_plots(built) -> None:
-    lb, page, _, _, _, _ = built
+    lb, page, _, _, _, out = built
     counts = [{s: sum(t[1] == s for t in TRIALS[seed]) for s in ("complete", "pruned", "fail")} for seed in (0, 1)]
     total = {s: counts[0][s] + counts[1][s] for s in ("complete", "pruned", "fail")}
     assert total == {"complete": 5, "pruned": 1, "fail": 1}
@@ -303,7 +310,7 @@ def test_tuned_row_shows_trial_counts_best_params_and_plots(built) -> None:
     assert f"tuned: {total['complete']} complete · {total['pruned']} pruned · {total['fail']} failed trials" in line
     assert "badge tuned" not in _ranking_line(page, "cnn small")
 
-    section = _section(lb, page, "cnn big")
+    section = _section(out, "cnn big")
     assert (
         f'<b class="trials">{total["complete"]} complete · {total["pruned"]} pruned · {total["fail"]} failed</b>'
         in section
@@ -321,13 +328,13 @@ def test_tuned_row_shows_trial_counts_best_params_and_plots(built) -> None:
     assert '<td class="param">0.003162</td><td class="param">8</td>' not in section  # params follow the header order
     assert '<th class="param">model.width</th><th class="param">train.optimizer.lr</th>' in section
 
-    tuning = section[section.index("<h3>Tuning</h3>") : section.index("<h3>Per class")]
+    tuning = _part(section, "tuning")
     uris = re.findall(r'<figure><img src="(data:image/png;base64,[^"]+)" alt="([^"]+)">', tuning)
     assert [alt.split(" ")[0:2] for _, alt in uris] == [["optimisation", "history"], ["parameter", "importances"]]
-    assert _png_shape(uris[0][0])[:2] == (int(3.2 * 72), int(6.0 * 72))
+    assert _png_shape(uris[0][0])[:2] == (int(3.2 * DPI), int(6.0 * DPI))
     assert "Parameter importances of seed 1: not enough completed trials." in tuning
 
-    tiny = _section(lb, page, "tiny")
+    tiny = _section(out, "tiny")
     assert '<b class="trials">1 complete · 0 pruned · 2 failed</b>' in tiny
     assert "Parameter importances: not enough completed trials." in tiny
     assert tiny.count('<figure><img src="data:image/png;base64,') == 2 + 1  # confusion, reliability; history only
@@ -389,9 +396,9 @@ def test_results_json_carries_kinds_tuning_and_ensembles(built) -> None:
 
 
 def test_ensemble_section_shows_oracle_disagreement_and_contributions(built) -> None:
-    lb, page, _, probas, _, _ = built
+    lb, page, _, probas, _, out = built
     expected = _expected_analysis(probas)
-    section = _section(lb, page, "ensemble weighted")
+    section = _section(out, "ensemble weighted")
     assert f'ensemble accuracy <b class="ensemble-accuracy">{expected["accuracy"]:.4f}</b>' in section
     assert f'oracle accuracy <b class="oracle-accuracy">{expected["oracle"]:.4f}</b>' in section
     assert expected["oracle"] >= expected["accuracy"]
@@ -403,13 +410,13 @@ def test_ensemble_section_shows_oracle_disagreement_and_contributions(built) -> 
     for k, row in enumerate(ROWS):
         acc, f1 = _signed(expected["loo_acc"][k]), _signed(expected["loo_f1"][k])
         assert re.search(
-            rf"<td>{k + 1}</td><td class=\"name\"><a href=\"#row-\d\">{re.escape(str(escape(row)))}</a></td>"
+            rf"<td>{k + 1}</td><td class=\"name\"><a href=\"{row_slug(row)}\.html\">{re.escape(str(escape(row)))}</a></td>"
             rf"<td>{WEIGHTS[k]:.3f}</td>.*?<td[^>]*>{re.escape(acc)}</td><td[^>]*>{re.escape(f1)}</td>",
             members,
         ), row
     for seed in (0, 1):
         assert f'<td>{seed}</td><td class="name"><code>ens-w-s{seed}</code></td><td>3</td>' in section
-    figures = section[section.index("<h3>Ensemble</h3>") : section.index("<h3>Per class")]
+    figures = _part(section, "ensemble")
     alts = re.findall(r'<figure><img src="data:image/png;base64,[^"]+" alt="([^"]+)">', figures)
     assert [a.split(" ")[0] for a in alts] == ["share", "leave-one-out"]
     # the ensemble stores no images: its members' thumbnails fill its gallery
@@ -420,20 +427,20 @@ def test_ranking_marks_derived_rows_with_members_weights_and_cost(built) -> None
     _, page, _, _, _, _ = built
     line = _ranking_line(page, "ensemble weighted")
     assert '<span class="badge kind"' in line and ">ensemble</span>" in line
-    links = re.findall(r'<a href="#row-\d">([^<]+)</a> <span class="muted">\(w ([0-9.]+)\)</span>', line)
+    links = re.findall(r'<a href="rows/[^"]+\.html">([^<]+)</a> <span class="muted">\(w ([0-9.]+)\)</span>', line)
     assert links == [(str(escape(row)), f"{w:.3f}") for row, w in zip(ROWS, WEIGHTS)]
     assert f"cost {sum(INFER.values()):.3g} s test inference (members summed)" in line
     tta = _ranking_line(page, "cnn small +tta(search)")
-    assert ">TTA</span>" in tta and re.search(r'of <a href="#row-\d">cnn small</a> · views chosen on validation', tta)
+    assert ">TTA</span>" in tta and re.search(r'of <a href="rows/cnn-small-[0-9a-f]{6}\.html">cnn small</a> · views chosen on validation', tta)
     assert f"(gain {_signed(np.mean([c - i for _, _, i, c in SEARCH.values()]))})" in tta
     assert f"cost ×2.5 forward passes ({INFER['cnn small'] * 2.5:.3g} s test inference)" in tta
     assert "badge kind" not in _ranking_line(page, "cnn big")
 
 
 def test_an_ensemble_across_seeds_names_members_by_row_and_seed(built) -> None:
-    lb, page, results, probas, _, _ = built
+    lb, page, results, probas, _, out = built
     line = _ranking_line(page, "ensemble across seeds")
-    links = re.findall(r'<a href="#row-\d">([^<]+)</a> <span class="muted">\(w ([0-9.]+)\)</span>', line)
+    links = re.findall(r'<a href="rows/[^"]+\.html">([^<]+)</a> <span class="muted">\(w ([0-9.]+)\)</span>', line)
     assert links == [("cnn big", "0.500"), ("cnn small", "0.500")]  # each row once, its two cells' weights summed
     assert "4 cells across seeds" in line
     entry = next(r for r in results["rows"] if r["row"] == "ensemble across seeds")["ensemble"]
@@ -442,16 +449,16 @@ def test_an_ensemble_across_seeds_names_members_by_row_and_seed(built) -> None:
     members = [probas[(row, s)]["test"].argmax(axis=1) for row in ("cnn big", "cnn small") for s in (0, 1)]
     expected = [[np.mean(a != b) for b in members] for a in members]
     np.testing.assert_allclose(np.array(entry["analysis"]["disagreement"], dtype=float), expected, atol=1e-12)
-    section = _section(lb, page, "ensemble across seeds")
+    section = _section(out, "ensemble across seeds")
     for k, label in enumerate(labels, start=1):
         assert re.search(
-            rf'<td>{k}</td><td class="name"><a href="#row-\d">{re.escape(label)}</a></td><td>0.250</td>', section
+            rf'<td>{k}</td><td class="name"><a href="[a-z0-9-]+\.html">{re.escape(label)}</a></td><td>0.250</td>', section
         )
 
 
 def test_tta_section_shows_the_chosen_views_merge_and_gain(built) -> None:
-    lb, page, _, _, _, _ = built
-    section = _section(lb, page, "cnn small +tta(search)")
+    lb, page, _, _, _, out = built
+    section = _section(out, "cnn small +tta(search)")
     assert "<b>×2.5</b> forward passes per image" in section
     for seed, (views, merge, identity, chosen) in SEARCH.items():
         assert (
@@ -465,8 +472,12 @@ def test_member_names_are_escaped_and_the_page_is_deterministic(built, tmp_path:
     lb, page, _, _, root, out = built
     assert EVIL not in page and "<img src=x" not in page
     escaped = str(escape(EVIL))
-    assert escaped.startswith("vit&lt;img") and page.count(escaped) >= 6  # ranking, members, sections, tables
+    assert escaped.startswith("vit&lt;img") and page.count(escaped) >= 5  # ranking, members, tables
+    for other in sorted((out / "rows").glob("*.html")):
+        text = other.read_text(encoding="utf-8")
+        assert EVIL not in text and "<img src=x" not in text, other
     assert re.findall(r"<script[^>]*>", page) == ["<script>"]
     build_leaderboard(load_run(root), tmp_path, rank_by="test.f1_macro", title="Demo", n_resamples=100)
-    assert (tmp_path / "index.html").read_bytes() == (out / "index.html").read_bytes()
+    for file in sorted(out.rglob("*.html")):
+        assert (tmp_path / file.relative_to(out)).read_bytes() == file.read_bytes(), file
     assert (tmp_path / "results.json").read_bytes() == (out / "results.json").read_bytes()

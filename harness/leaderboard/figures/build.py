@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from harness.leaderboard.board import Leaderboard, RowDetail
-from harness.leaderboard.figures import ensemble_plots, plots, stat_plots, tune_plots
+from harness.leaderboard.figures import curves, ensemble_plots, plots, stat_plots, tune_plots
 from harness.leaderboard.ranking.samples import PredictionStore
 from harness.stats.calibration import DEFAULT_BINS, reliability_curve
 from harness.store import CellRecord, Run
@@ -22,10 +22,15 @@ OVERLAY_PER_CLASS = 4
 
 @dataclass(frozen=True)
 class FigureRef:
-    """One embedded image: a caption and a ``data:`` URI."""
+    """One embedded image: a caption, a ``data:`` URI and what it shows.
+
+    ``kind`` places the figure on the row page: ``"confusion"``, ``"reliability"``,
+    ``"curves"``, ``"maps"``, ``"tuning"``, ``"ensemble"``, ``"pareto"``.
+    """
 
     caption: str
     uri: str
+    kind: str = ""
 
 
 def select_metric(
@@ -101,7 +106,7 @@ def reliability_figure(store: PredictionStore, cells: list[CellRecord]) -> Figur
     curve = reliability_curve(labels, proba, DEFAULT_BINS)
     what = f"class {cells[0].classes[1]!r}" if proba.shape[1] == 2 else "top label"
     caption = f"test reliability diagram ({what}, {DEFAULT_BINS} bins, {len(found)} seed(s) pooled)"
-    return FigureRef(caption, stat_plots.reliability_plot(curve, DEFAULT_BINS, f"reliability, {what}"))
+    return FigureRef(caption, stat_plots.reliability_plot(curve, DEFAULT_BINS, f"reliability, {what}"), "reliability")
 
 
 def row_figures(
@@ -117,19 +122,21 @@ def row_figures(
     figures: list[FigureRef] = []
     if detail.confusion is not None:
         uri = plots.confusion_plot(detail.confusion, detail.classes)
-        figures.append(FigureRef(f"test confusion matrix, summed over {len(cells)} seed(s)", uri))
+        figures.append(FigureRef(f"test confusion matrix, summed over {len(cells)} seed(s)", uri, "confusion"))
+    if not cells:  # a chance row: labels only, no predictions to draw curves or maps from
+        return figures
     reliability = reliability_figure(store, cells)
     if reliability is not None:
         figures.append(reliability)
     histories = [(f"seed {seed}" if seed is not None else c.id, c.history) for seed, c in zip(detail.seeds, cells)]
     select = select_metric(cells[0].config, leaderboard.rank_by, cells[0].history, select_by)
-    curves = plots.curves_plot(histories, select)
-    if curves is not None:
-        figures.append(FigureRef("training curves (dashed: validation loss)", curves))
+    drawn = curves.curves_plot(histories, select)
+    if drawn is not None:
+        figures.append(FigureRef(curves.curves_caption(histories), drawn, "curves"))
     for seed, cell in zip(detail.seeds, cells):
         overlay = overlay_figure(run, cell)
         if overlay is not None:
-            figures.append(FigureRef(f"test maps of {cell.id} (seed {seed})", overlay))
+            figures.append(FigureRef(f"test maps of {cell.id} (seed {seed})", overlay, "maps"))
             break  # the first seed that stored maps stands for the row
     return figures
 
@@ -156,7 +163,8 @@ def pareto_figure(leaderboard: Leaderboard) -> FigureRef | None:
         f"{cost} (per image, batch 1)",
         f"{value} (mean over seeds)",
     )
-    return FigureRef(f"{value} against {cost}; red: the Pareto front (no row is both faster and better)", uri)
+    caption = f"{value} against {cost}; red: the Pareto front (no row is both faster and better)"
+    return FigureRef(caption, uri, "pareto")
 
 
 def tuning_figures(detail: RowDetail) -> list[FigureRef]:
@@ -172,10 +180,10 @@ def tuning_figures(detail: RowDetail) -> list[FigureRef]:
             "crosses pruned trials (at their last reported value), triangles on the bottom edge failed trials; "
             "the line is the best completed trial so far"
         )
-        figures.append(FigureRef(caption, history))
+        figures.append(FigureRef(caption, history, "tuning"))
     importances = tune_plots.importance_plot(tuning["seeds"])
     if importances is not None:
-        figures.append(FigureRef("parameter importances per seed (most important first)", importances))
+        figures.append(FigureRef("parameter importances per seed (most important first)", importances, "tuning"))
     return figures
 
 
@@ -191,6 +199,7 @@ def ensemble_figures(detail: RowDetail) -> list[FigureRef]:
         FigureRef(
             f"share of {analysis['split']} samples on which two members predict different classes ({over})",
             ensemble_plots.disagreement_plot(analysis["disagreement"], labels),
+            "ensemble",
         )
     ]
     members = analysis["members"]
@@ -200,5 +209,5 @@ def ensemble_figures(detail: RowDetail) -> list[FigureRef]:
     if bars is not None:
         caption = f"leave-one-out contribution on {analysis['split']}: the ensemble's score minus the score of the "
         caption += f"same method re-fitted without the member ({over})"
-        figures.append(FigureRef(caption, bars))
+        figures.append(FigureRef(caption, bars, "ensemble"))
     return figures

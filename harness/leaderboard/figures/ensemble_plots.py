@@ -35,7 +35,7 @@ def disagreement_plot(matrix: Sequence[Sequence[float | None]], labels: Sequence
     ax.set_yticks(range(m), names, fontsize=7.5)
     ax.set_title("pairwise disagreement", fontsize=9)
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    bar.ax.tick_params(labelsize=7)
+    bar.ax.tick_params(labelsize=7.5)
     fig.tight_layout()
     return png_uri(fig)
 
@@ -67,7 +67,7 @@ def contribution_plot(labels: Sequence[str], contributions: dict[str, Sequence[f
     ax.invert_yaxis()
     ax.set_xlabel("score with the member minus score without it (> 0: it helps)", fontsize=8)
     ax.set_title("leave-one-out contribution", fontsize=9)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.legend(fontsize=7, frameon=False, loc="best")
+    ax.tick_params(axis="x", labelsize=7.5)
+    ax.legend(fontsize=7.5, frameon=False, loc="best")
     fig.tight_layout()
     return png_uri(fig)

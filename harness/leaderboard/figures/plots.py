@@ -2,7 +2,9 @@
 
 Figures are built with ``matplotlib.figure.Figure`` and the Agg renderer directly, so
 no global pyplot state or display backend is involved, and the PNG carries no software
-tag: the same inputs give the same bytes.
+tag: the same inputs give the same bytes. They are drawn at ``DPI`` and shown at their
+pixel size, so a point of type is ``DPI / 72`` pixels on the page; :func:`png_uri`
+refuses a figure with text smaller than ``MIN_TEXT_PX``.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.text import Text
 
-DPI = 72
+DPI = 110
+MIN_TEXT_PX = 11.0  # the smallest text a figure may carry, in pixels on the page
+SMALL = 7.5  # points: tick labels, legends, annotations (11.5 px at DPI)
+LABEL = 8.5  # points: axis labels
+TITLE = 9.5  # points: panel titles
 MAX_LABEL = 30
 
 
@@ -39,8 +44,25 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+def small_texts(fig: Figure) -> list[tuple[str, float]]:
+    """Visible text of ``fig`` smaller than ``MIN_TEXT_PX`` on the page: ``(text, pixels)``."""
+    found = []
+    for artist in fig.findobj(Text):
+        text = artist.get_text()
+        if text and artist.get_visible() and artist.get_fontsize() * DPI / 72 < MIN_TEXT_PX:
+            found.append((text, artist.get_fontsize() * DPI / 72))
+    return found
+
+
 def png_uri(fig: Figure) -> str:
-    """Render ``fig`` to a PNG data URI."""
+    """Render ``fig`` to a PNG data URI.
+
+    Raises:
+        ValueError: some text of the figure would be smaller than ``MIN_TEXT_PX``.
+    """
+    tiny = small_texts(fig)
+    if tiny:
+        raise ValueError(f"figure text below {MIN_TEXT_PX} px: {tiny[:5]}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -70,57 +92,13 @@ def confusion_plot(cm: np.ndarray, classes: Sequence[str]) -> str:
             str(int(count)),
             ha="center",
             va="center",
-            fontsize=7,
+            fontsize=7.5,
             color="white" if shares[i, j] > 0.6 else "black",
         )
-    ax.set_xticks(range(k), [str(c) for c in classes], rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(k), [str(c) for c in classes], fontsize=7)
+    ax.set_xticks(range(k), [str(c) for c in classes], rotation=45, ha="right", fontsize=7.5)
+    ax.set_yticks(range(k), [str(c) for c in classes], fontsize=7.5)
     ax.set_xlabel("predicted", fontsize=8)
     ax.set_ylabel("true", fontsize=8)
-    fig.tight_layout()
-    return png_uri(fig)
-
-
-def _series(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
-    xs, ys = [], []
-    for i, entry in enumerate(history):
-        value = entry.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            xs.append(float(entry.get("epoch", i + 1)))
-            ys.append(float(value))
-    return xs, ys
-
-
-def curves_plot(histories: Sequence[tuple[str, list[dict[str, Any]]]], select: str | None) -> str | None:
-    """Training curves of a row's seeds: losses on the left, ``select`` on the right.
-
-    Args:
-        histories: ``(label, history)`` per cell; a history is one dict per epoch.
-        select: the checkpoint-selection metric to plot, if known.
-
-    Returns:
-        A PNG data URI, or None when no history holds a loss or ``select``.
-    """
-    panels = [("loss", ("train.loss", "val.loss")), (select or "", (select,) if select else ())]
-    panels = [(title, keys) for title, keys in panels if any(_series(h, k)[0] for _, h in histories for k in keys)]
-    if not panels:
-        return None
-    fig = _new_figure(3.0 * len(panels), 2.2)
-    colours = [f"C{i % 10}" for i in range(len(histories))]
-    for p, (title, keys) in enumerate(panels, start=1):
-        ax = fig.add_subplot(1, len(panels), p)
-        for colour, (label, history) in zip(colours, histories):
-            for key in keys:
-                xs, ys = _series(history, key)
-                style = "--" if key.startswith("val.") and title == "loss" else "-"
-                ax.plot(
-                    xs, ys, style, color=colour, linewidth=1.2, marker=".", markersize=3, label=f"{key} {label}".strip()
-                )
-        ax.set_title(title, fontsize=8)
-        ax.set_xlabel("epoch", fontsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.tick_params(labelsize=6)
-        ax.legend(fontsize=5, frameon=False)
     fig.tight_layout()
     return png_uri(fig)
 
@@ -166,8 +144,8 @@ def overlay_plot(
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(name, fontsize=7)
+                ax.set_title(name, fontsize=7.5)
             if j == 0:
-                ax.set_ylabel(captions[i], fontsize=6)
+                ax.set_ylabel(captions[i], fontsize=7.5)
     fig.subplots_adjust(left=0.12, right=0.98, top=1 - 0.25 / (1.05 * n + 0.2), bottom=0.02, wspace=0.05, hspace=0.08)
     return png_uri(fig)

@@ -15,7 +15,6 @@ import hashlib
 import io
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,7 @@ import pandas as pd
 
 from harness.leaderboard.board import Leaderboard
 from harness.leaderboard.ranking.samples import PredictionStore
-from harness.store import CellRecord, Run, atomic_write_text
+from harness.store import CellRecord, Run
 
 GALLERY_MAX = 24
 WRONG_DIR = "wrong"
@@ -68,17 +67,18 @@ def wrong_table(store: PredictionStore, cells: Sequence[CellRecord], split: str)
     return table.reset_index(drop=True)[COLUMNS]
 
 
-def write_wrong_files(
-    leaderboard: Leaderboard, run: Run, store: PredictionStore, out_dir: Path
-) -> tuple[dict[str, dict[str, str]], dict[str, pd.DataFrame]]:
-    """Write each row's ``wrong/<slug>_<split>.csv``; stale files there are removed.
+def wrong_files(
+    leaderboard: Leaderboard, run: Run, store: PredictionStore
+) -> tuple[dict[str, dict[str, str]], dict[str, pd.DataFrame], dict[str, str]]:
+    """Each row's ``wrong/<slug>_<split>.csv``, for :func:`harness.leaderboard.publish.publish` to write.
 
     Returns:
-        Row to split to path relative to ``out_dir``, and row to its test table.
+        Row to split to path relative to the leaderboard folder, row to its test
+        table, and path to the CSV text.
     """
     files: dict[str, dict[str, str]] = {}
     tables: dict[str, pd.DataFrame] = {}
-    written: set[str] = set()
+    texts: dict[str, str] = {}
     for row, detail in leaderboard.details.items():
         cells = [run.cells[c] for c in detail.cells]
         for split in ("test", "val"):
@@ -86,15 +86,11 @@ def write_wrong_files(
             if table is None:
                 continue
             name = f"{WRONG_DIR}/{row_slug(row)}_{split}.csv"
-            atomic_write_text(out_dir / name, table.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+            texts[name] = table.to_csv(index=False, float_format="%.6f", lineterminator="\n")
             files.setdefault(row, {})[split] = name
-            written.add(name)
             if split == "test":
                 tables[row] = table
-    for stale in sorted((out_dir / WRONG_DIR).glob("*.csv")) if (out_dir / WRONG_DIR).is_dir() else []:
-        if f"{WRONG_DIR}/{stale.name}" not in written:
-            stale.unlink()
-    return files, tables
+    return files, tables, texts
 
 
 def thumbnails(cells: Sequence[CellRecord]) -> dict[str, np.ndarray]:

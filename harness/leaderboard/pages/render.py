@@ -1,7 +1,9 @@
-"""The HTML page: one jinja2 environment, one template, values prepared beforehand.
+"""The HTML pages: one jinja2 environment, values prepared beforehand.
 
-The template only lays out what it is given; ranking and statistics happen in pandas
-(``aggregate``) and number formatting in filters (``formatting``).
+``index.html`` (``leaderboard.html.j2``) holds the ranking and the board-wide tables;
+every row has its own page ``rows/<row-slug>.html`` (:mod:`harness.leaderboard.pages.row_page`).
+The templates only lay out what they are given; ranking and statistics happen in pandas
+(``ranking/``) and number formatting in filters (``formatting``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import jinja2
 
 from harness.leaderboard.board import Leaderboard
 from harness.leaderboard.figures.build import FigureRef
-from harness.leaderboard.pages import row_extras
+from harness.leaderboard.figures.wrong import row_slug
+from harness.leaderboard.pages import row_extras, row_page
 from harness.leaderboard.pages.formatting import (
     format_cost,
     format_count,
@@ -28,10 +31,13 @@ from harness.leaderboard.pages.formatting import (
     format_seconds,
     format_sort_key,
 )
+from harness.leaderboard.ranking.chance import versus_chance
 from harness.metrics import lower_is_better
+from harness.store import Run
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 TEMPLATE = "leaderboard.html.j2"
+ROWS_DIR = "rows"
 COST_LABELS = {
     "params": "parameters",
     "gmacs": "GMACs / image",
@@ -115,109 +121,52 @@ def _versus(leaderboard: Leaderboard, row: str, metric: str) -> dict[str, Any] |
         "delta": result.delta,
         "method": result.method,
         "detail": result.detail,
+        "p_min": result.p_min,
         "order": result.p_holm,
     }
 
 
-def _anchors(leaderboard: Leaderboard) -> dict[str, str]:
-    """Row key to the id of its section (``row-<position>``)."""
-    return {str(row): f"row-{i}" for i, row in enumerate(leaderboard.rows["row"], start=1)}
+def row_links(leaderboard: Leaderboard, prefix: str = f"{ROWS_DIR}/") -> dict[str, str]:
+    """Row key to the address of its page, ``prefix`` + ``<row-slug>.html``."""
+    return {str(row): f"{prefix}{row_slug(str(row))}.html" for row in leaderboard.rows["row"]}
 
 
-def _table(leaderboard: Leaderboard) -> list[dict[str, Any]]:
+def _table(leaderboard: Leaderboard, links: dict[str, str]) -> list[dict[str, Any]]:
+    """One entry per ranked row: what the ranking table and the row page's header show."""
     table = []
-    anchors = _anchors(leaderboard)
     for _, line in leaderboard.rows.iterrows():
         row = str(line["row"])
         detail = leaderboard.details[row]
+        values = [_value(line, m) for m in leaderboard.shown]
         table.append(
             {
-                "anchor": anchors[row],
+                "href": links[row],
                 "rank": int(line["rank"]),
                 "row": row,
                 "model": str(line["model"]),
                 "n_seeds": int(line["n_seeds"]),
                 "pareto": bool(line.get("pareto", False)),
-                "values": [_value(line, m) for m in leaderboard.shown],
+                "values": values,
+                "key_value": values[0],  # rank_by comes first in ``shown``
                 "calibration": [_value(line, m) for m in leaderboard.calibration],
                 "efficiency": [_value(line, m) for m in leaderboard.efficiency],
                 "quality": _value(line, leaderboard.pareto_value) if leaderboard.pareto_value else None,
                 "versus": _versus(leaderboard, row, leaderboard.rank_by),
+                "chance": versus_chance(leaderboard, row),
                 "tests": [_versus(leaderboard, row, m) for m in leaderboard.paired],
                 "kind": detail.kind,
                 "tuned": detail.tuning is not None,
                 "tuning": row_extras.tuning_context(detail),
-                "ensemble_note": row_extras.ensemble_line(detail, anchors),
-                "tta_note": row_extras.tta_line(detail, anchors),
+                "ensemble_note": row_extras.ensemble_line(detail, links),
+                "tta_note": row_extras.tta_line(detail, links),
             }
         )
     return table
 
 
-def _per_class(leaderboard: Leaderboard, row: str) -> list[dict[str, Any]]:
-    detail = leaderboard.details[row]
-    intervals = leaderboard.intervals.get(row, {})
-    out = []
-    for name, values in detail.per_class.to_dict("index").items():
-        entry: dict[str, Any] = {"name": name, "support": values["support"]}
-        for key in ("precision", "recall", "f1"):
-            found = intervals.get(f"test.{key}_{name}")
-            entry[key] = {
-                "mean": values[key],
-                "low": found.low if found else None,
-                "high": found.high if found else None,
-            }
-        out.append(entry)
-    return out
-
-
-def _test_first(item: tuple[str, str]) -> tuple[bool, str]:
-    return (item[0] != "test", item[0])
-
-
-def _sections(
-    leaderboard: Leaderboard,
-    figures: dict[str, list[FigureRef]],
-    galleries: dict[str, dict[str, Any]],
-    extra_figures: dict[str, dict[str, list[FigureRef]]],
-) -> list[dict[str, Any]]:
-    sections = []
-    empty = {"total": 0, "items": [], "unseen": []}
-    anchors = _anchors(leaderboard)
-    for entry in _table(leaderboard):
-        detail = leaderboard.details[entry["row"]]
-        extra = extra_figures.get(entry["row"], {})
-        cells = [{"id": c, "seed": "–" if s is None else str(s)} for c, s in zip(detail.cells, detail.seeds)]
-        sections.append(
-            {
-                **entry,
-                "cells": cells,
-                "per_class": _per_class(leaderboard, entry["row"]),
-                "figures": figures.get(entry["row"], []),
-                "ensemble": row_extras.ensemble_context(detail, anchors),
-                "tta": row_extras.tta_context(detail, anchors),
-                "tuning_figures": extra.get("tuning", []),
-                "ensemble_figures": extra.get("ensemble", []),
-                "gallery": galleries.get(entry["row"], empty),
-                "wrong_files": [
-                    (k, v) for k, v in sorted(leaderboard.wrong_files.get(entry["row"], {}).items(), key=_test_first)
-                ],
-            }
-        )
-    return sections
-
-
-def page_context(
-    leaderboard: Leaderboard,
-    figures: dict[str, list[FigureRef]],
-    galleries: dict[str, dict[str, Any]] | None = None,
-    board_figures: list[FigureRef] | None = None,
-    extra_figures: dict[str, dict[str, list[FigureRef]]] | None = None,
-) -> dict[str, Any]:
-    """Everything the template shows, as plain values.
-
-    ``extra_figures`` maps a row to its ``"tuning"`` and ``"ensemble"`` figures.
-    """
+def page_context(leaderboard: Leaderboard, board_figures: list[FigureRef] | None = None) -> dict[str, Any]:
+    """Everything ``index.html`` shows, as plain values."""
+    table = _table(leaderboard, row_links(leaderboard))
     return {
         "title": leaderboard.title,
         "description": leaderboard.description,
@@ -229,9 +178,11 @@ def page_context(
         "efficiency_columns": [{"name": m, "label": COST_LABELS.get(m, m)} for m in leaderboard.efficiency],
         "quality": leaderboard.pareto_value,
         "tested": list(leaderboard.paired),
+        "chance_tested": bool(leaderboard.vs_chance),
         "bootstrap": dict(leaderboard.bootstrap),
-        "table": _table(leaderboard),
-        "sections": _sections(leaderboard, figures, galleries or {}, extra_figures or {}),
+        "decisions": {k: v for k, v in leaderboard.decisions.items() if k != "figures"},
+        "decision_figures": leaderboard.decisions.get("figures", {}),
+        "table": table,
         "board_figures": list(board_figures or []),
         "notes": list(leaderboard.notes),
         "failed": list(leaderboard.failed),
@@ -240,7 +191,7 @@ def page_context(
     }
 
 
-def render_html(
+def render_pages(
     leaderboard: Leaderboard,
     figures: dict[str, list[FigureRef]],
     jinja_hook: Callable[..., Any] | None = None,
@@ -248,8 +199,35 @@ def render_html(
     galleries: dict[str, dict[str, Any]] | None = None,
     board_figures: list[FigureRef] | None = None,
     extra_figures: dict[str, dict[str, list[FigureRef]]] | None = None,
-) -> str:
-    """The self-contained ``index.html`` text."""
+    run: Run | None = None,
+) -> dict[str, str]:
+    """``index.html`` and every ``rows/<row-slug>.html``: path relative to the folder to text.
+
+    Args:
+        leaderboard: the ranked leaderboard.
+        figures: row key to its figures (:func:`harness.leaderboard.figures.build.all_figures`).
+        jinja_hook: see :func:`make_environment`.
+        galleries: row key to its wrong-prediction gallery.
+        board_figures: figures of the whole board (the Pareto plot), shown on the index.
+        extra_figures: row key to its ``"tuning"`` and ``"ensemble"`` figures.
+        run: the run store, for row-page sections that read it.
+    """
     env = make_environment(jinja_hook)
-    context = page_context(leaderboard, figures, galleries, board_figures, extra_figures)
-    return env.get_template(TEMPLATE).render(**context)
+    index = page_context(leaderboard, board_figures)
+    pages = {"index.html": env.get_template(TEMPLATE).render(**index)}
+    table = _table(leaderboard, row_links(leaderboard, ""))  # row pages link each other within rows/
+    for position, entry in enumerate(table):
+        inputs = row_page.RowInputs(
+            leaderboard=leaderboard,
+            detail=leaderboard.details[entry["row"]],
+            entry=entry,
+            figures=[*figures.get(entry["row"], []), *(f for fs in (extra_figures or {}).get(entry["row"], {}).values() for f in fs)],
+            gallery=(galleries or {}).get(entry["row"]),
+            links={e["row"]: e["href"] for e in table},
+            run=run,
+        )
+        neighbours = {"previous": table[position - 1] if position else None,
+                      "next": table[position + 1] if position + 1 < len(table) else None}
+        context = row_page.page_context(inputs, index, neighbours)
+        pages[f"{ROWS_DIR}/{entry['href']}"] = env.get_template(row_page.TEMPLATE).render(**context)
+    return pages

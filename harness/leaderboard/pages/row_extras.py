@@ -1,6 +1,6 @@
 """What the page shows of tuned, ensemble and TTA rows, as plain values for the template.
 
-A member or source row that is ranked on the same page is linked to its section.
+A member or source row that is ranked on the same leaderboard is linked to its page.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import Any
 from harness.leaderboard.board import RowDetail
 from harness.leaderboard.ranking.derived import SCORES
 
-Anchors = dict[str, str]
+Links = dict[str, str]  # row key to the address of its page
 
 
-def _link(row: str, anchors: Anchors) -> dict[str, Any]:
-    return {"row": row, "anchor": anchors.get(row)}
+def _link(row: str, links: Links) -> dict[str, Any]:
+    return {"row": row, "href": links.get(row)}
 
 
 def _seed_text(seed: Any, cell: str) -> str:
@@ -66,13 +66,13 @@ def _label_rows(ensemble: dict[str, Any]) -> dict[str, str]:
     return {label: row for f in ensemble["folders"] for label, row in zip(f["labels"], f["member_rows"])}
 
 
-def ensemble_line(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | None:
+def ensemble_line(detail: RowDetail, links: Links) -> dict[str, Any] | None:
     """The ranking table's note on an ensemble row: members with weights, and cost."""
     ensemble = detail.ensemble
     if ensemble is None:
         return None
     weights = ensemble["weights"] or {}
-    members = [{**_link(r, anchors), "weight": weights.get(r)} for r in ensemble["member_rows"]]
+    members = [{**_link(r, links), "weight": weights.get(r)} for r in ensemble["member_rows"]]
     n_cells = max((len(f["members"]) for f in ensemble["folders"]), default=0)
     return {
         "members": members,
@@ -98,7 +98,7 @@ def _folder_line(folder: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def ensemble_context(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | None:
+def ensemble_context(detail: RowDetail, links: Links) -> dict[str, Any] | None:
     """An ensemble row's section: method, per-folder summary, members and their analysis."""
     ensemble = detail.ensemble
     if ensemble is None:
@@ -112,7 +112,7 @@ def ensemble_context(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | No
             {
                 "number": k,
                 "label": m["label"],
-                "anchor": anchors.get(row),
+                "href": links.get(row),
                 "weight": weights.get(m["label"]),
                 "alone": m["alone"],
                 "contribution": m["contribution"],
@@ -122,7 +122,7 @@ def ensemble_context(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | No
         "plugin": ensemble["plugin"],
         "trained": ensemble["trained"],
         "n_cells": max((len(f["members"]) for f in ensemble["folders"]), default=0),
-        "member_rows": [_link(r, anchors) for r in ensemble["member_rows"]],
+        "member_rows": [_link(r, links) for r in ensemble["member_rows"]],
         "options": sorted((k, str(v)) for k, v in ensemble["options"].items()),
         "fit_split": ensemble["fit_split"] or (analysis or {}).get("fit_split") or "val",
         "across_seeds": ensemble["across_seeds"],
@@ -134,7 +134,7 @@ def ensemble_context(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | No
     }
 
 
-def tta_line(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | None:
+def tta_line(detail: RowDetail, links: Links) -> dict[str, Any] | None:
     """The ranking table's note on a TTA row: source row, views, merge and cost."""
     tta = detail.tta
     if tta is None:
@@ -142,7 +142,7 @@ def tta_line(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | None:
     first = tta["folders"][0]
     same = all(f["views"] == first["views"] and f["merge"] == first["merge"] for f in tta["folders"])
     return {
-        "sources": [_link(r, anchors) for r in tta["source_rows"]],
+        "sources": [_link(r, links) for r in tta["source_rows"]],
         "views": first["views"] if same else None,
         "merge": first["merge"] if same else None,
         "search": tta["search"],
@@ -152,9 +152,9 @@ def tta_line(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | None:
     }
 
 
-def tta_context(detail: RowDetail, anchors: Anchors) -> dict[str, Any] | None:
+def tta_context(detail: RowDetail, links: Links) -> dict[str, Any] | None:
     """A TTA row's section: the note above, and per seed the views and merge (chosen, with a search)."""
-    line = tta_line(detail, anchors)
+    line = tta_line(detail, links)
     if line is None:
         return None
     seeds = [{**f, "seed": _seed_text(f["seed"], f["cell"])} for f in detail.tta["folders"]]
