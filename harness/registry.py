@@ -24,9 +24,14 @@ class Entry(Generic[T]):
         check: optional ``check(options) -> list[tuple[str, str]]`` that validates
             options without building anything (no heavy imports); each problem is
             ``(option_key, message)``, with ``""`` as key for the block as a whole.
+        example: options that build a small, fast instance, used by the contract tests
+            of :mod:`harness.testing` (None: the factory's defaults).
         preprocessing: for models, optional ``preprocessing(options) ->
             harness.Preprocessing``: the normalisation and crop the model expects (None:
             ImageNet mean/std, no crop).
+        fingerprint: for datasets, optional ``fingerprint(options) -> str``: the
+            fingerprint the built dataset will carry, computed without building it (None:
+            the dataset is built to learn it).
     """
 
     name: str
@@ -34,7 +39,9 @@ class Entry(Generic[T]):
     plugin: str
     description: str = ""
     check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+    example: dict[str, Any] | None = None
     preprocessing: Callable[[dict[str, Any]], Any] | None = None
+    fingerprint: Callable[[dict[str, Any]], str] | None = None
 
 
 @dataclass
@@ -58,7 +65,9 @@ class Registry(Generic[T]):
         description: str = "",
         check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None,
         default: bool = False,
+        example: dict[str, Any] | None = None,
         preprocessing: Callable[[dict[str, Any]], Any] | None = None,
+        fingerprint: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
         """Register ``factory`` under ``name``.
 
@@ -70,9 +79,15 @@ class Registry(Generic[T]):
                 without building anything (see :mod:`harness.options`).
             default: the entry used when an experiment names none (the default
                 dataset, say); at most one per kind.
+            example: options that build a small, fast instance (a tiny architecture,
+                a few samples), which :mod:`harness.testing`'s contract tests use.
             preprocessing: models only: ``preprocessing(options) -> harness.Preprocessing``,
                 the mean/std, interpolation and crop the model expects (see
                 :mod:`harness.preprocess`); without it a model gets ImageNet mean/std.
+            fingerprint: datasets only: ``fingerprint(options) -> str``, equal to the
+                ``fingerprint`` of the dataset the factory would build from those options,
+                computed cheaply (no decoding); a rerun then builds no dataset it does
+                not train on.
 
         Raises:
             PluginLoadError: the name is empty or already taken by another plugin, or a
@@ -89,7 +104,7 @@ class Registry(Generic[T]):
             raise PluginLoadError(f"{self.kind} {name!r} of plugin {self.current_plugin!r} claims to be the default, "
                                   f"but {self._default!r} of plugin {self._entries[self._default].plugin!r} already is")
         self._entries[name] = Entry(name, factory, self.current_plugin, description, check,
-                                    preprocessing=preprocessing)
+                                    None if example is None else dict(example), preprocessing, fingerprint)
         if default:
             self._default = name
 

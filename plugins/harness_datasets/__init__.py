@@ -1,6 +1,6 @@
 """Built-in dataset plugins: the embedded default data, CSV files, class folders and the defect layouts.
 
-Every plugin decodes each split once through :mod:`harness.cache` (a memory-mapped uint8
+Every plugin decodes each split once through :func:`harness.load_stack` (a memory-mapped uint8
 cache keyed by a fingerprint of the files), so later cells and runs map the arrays
 instead of decoding. Common options: ``image_size``, ``seed`` (splits), ``on_corrupt``
 (``"fail"`` or ``"skip"``), ``resize`` (Pillow filter) and ``workers`` (decoding threads).
@@ -16,6 +16,7 @@ def harness_register_datasets(registry) -> None:  # noqa: ANN001 - harness.regis
     from harness_datasets import anomaly, custom, defect_folder, embedded, folder, mvtec, table, visa
 
     registry.register("synthetic-defects", embedded.synthetic_defects, check=embedded.check, default=True,
+                      fingerprint=embedded.fingerprint,
                       description="embedded default: CC0 scikit-image textures with synthesised defects and exact masks")
 
     registry.register("csv", table.table, check=table.check,

@@ -190,6 +190,17 @@ def synthetic_defects(image_size: int = 64, **options: Any):
     rng = np.random.default_rng(opts["seed"])
     textures = {name: _texture(name) for name in set(opts["textures"])}
     splits = {name: _split(name, opts[f"n_{name}"], image_size, opts, textures, rng) for name in BANDS}
-    fingerprint = hashlib.sha256(json.dumps({"v": GENERATOR_VERSION, "image_size": image_size, **opts},
-                                            sort_keys=True).encode()).hexdigest()[:16]
-    return Dataset(("normal", "defect"), splits["train"], splits["val"], splits["test"], fingerprint)
+    return Dataset(("normal", "defect"), splits["train"], splits["val"], splits["test"],
+                   fingerprint({"image_size": image_size, **options}))
+
+
+def fingerprint(options: dict[str, Any]) -> str:
+    """The fingerprint of the dataset these options build, without building it.
+
+    The data are a pure function of the options and the generator version, so a hash of
+    both identifies them.
+    """
+    opts = {**DEFAULTS, **{k: v for k, v in options.items() if k not in ("image_size", "plugin")}}
+    image_size = options.get("image_size", 64)
+    text = json.dumps({"v": GENERATOR_VERSION, "image_size": image_size, **opts}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

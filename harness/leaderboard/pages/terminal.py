@@ -6,6 +6,7 @@ from tabulate import tabulate
 
 from harness.leaderboard.board import Leaderboard
 from harness.leaderboard.pages.formatting import format_interval, format_mean_std, format_p
+from harness.leaderboard.stamp import Unchanged
 
 
 def _versus(leaderboard: Leaderboard, row: str) -> str:
@@ -29,7 +30,7 @@ def _chance(leaderboard: Leaderboard, row: str) -> str:
     return f"{'above' if found['above'] else 'not above'} (p {format_p(found['p_holm'])})"
 
 
-def terminal_table(leaderboard: Leaderboard) -> str:
+def terminal_table(leaderboard: Leaderboard | Unchanged) -> str:
     """Ranked rows with the shown metrics as ``mean ± std``, then any failed cells.
 
     The ranking metric also shows its bootstrap interval, and, when rows were tested
@@ -42,6 +43,8 @@ def terminal_table(leaderboard: Leaderboard) -> str:
     Returns:
         The table text, without a trailing newline.
     """
+    if isinstance(leaderboard, Unchanged):  # a leaderboard left as it was: its recorded table
+        return leaderboard.text
     rank_by = leaderboard.rank_by
     has_ci = f"{rank_by}_low" in leaderboard.rows.columns
     tested = rank_by in leaderboard.paired

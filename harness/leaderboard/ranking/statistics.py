@@ -6,9 +6,14 @@
   1000 class-stratified resamples, seed 0; the per-seed metric is averaged over seeds
   per resample). Metrics computed from maps (localisation) and costs have none.
 - The ranking metric and the other headline and calibration metrics are tested row by
-  row against the top row on the shared test set (:mod:`harness.stats.paired`), Holm-
-  adjusted per metric; rows not significantly worse are tied with the top row.
+  row against the top row on the shared test set (:mod:`harness.stats.paired`): the
+  delta of the displayed seed means with a joint-bootstrap interval, and the p-value of
+  a paired permutation test (exact where it exists), Holm-adjusted per metric; rows not
+  significantly worse are tied with the top row. The settings record the smallest
+  p-value the Monte Carlo tests can reach, before and after Holm.
 - Rows on the Pareto front of latency against the ranking metric are marked.
+- Two chance rows (majority class and stratified-random) are ranked beside the models,
+  and every row is tested against them (:mod:`harness.leaderboard.ranking.chance`).
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.leaderboard.board import Leaderboard
+from harness.leaderboard.ranking.chance import add_chance_rows, chance_samples, chance_tests
 from harness.leaderboard.ranking.samples import PredictionStore
 from harness.metrics import lower_is_better
 from harness.stats.bootstrap import LEVEL, Interval, bootstrap_intervals, metric_names
 from harness.stats.paired import ALPHA, PairedResult, compare_many_with_top
 from harness.stats.pareto import pareto_front
+from harness.stats.permutation import DEFAULT_PERMUTATIONS
 from harness.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
 from harness.stats.samples import SampleSet
 from harness.store import Run
@@ -123,7 +130,12 @@ def _comparable(
 
 
 def paired_tests(
-    leaderboard: Leaderboard, samples: Samples, n_resamples: int, seed: int, alpha: float
+    leaderboard: Leaderboard,
+    samples: Samples,
+    n_resamples: int,
+    seed: int,
+    alpha: float,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
 ) -> tuple[dict[str, dict[str, PairedResult]], list[str]]:
     """Every row against the top row on each tested metric; notes on rows left out."""
     top = leaderboard.top
@@ -142,6 +154,7 @@ def paired_tests(
             lower_is_better=[lower_is_better(m) for m in metrics],
             alpha=alpha,
             n_resamples=n_resamples,
+            n_permutations=n_permutations,
             seed=seed,
         )
         for metric in metrics:
@@ -188,12 +201,25 @@ def add_statistics(
     seed: int = DEFAULT_SEED,
     level: float = LEVEL,
     alpha: float = ALPHA,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    chance: bool = True,
 ) -> Leaderboard:
-    """The leaderboard with intervals, paired tests, fingerprints and the Pareto front."""
+    """The leaderboard with intervals, paired tests, fingerprints and the Pareto front.
+
+    With ``chance``, the chance rows join the ranking first and every row is tested against them.
+    """
     samples, notes = load_samples(leaderboard, run, store)
+    if chance:
+        found, chance_notes = chance_samples(leaderboard, run, samples, interval_splits(leaderboard.rank_by), seed)
+        leaderboard, samples, notes = add_chance_rows(leaderboard, found), samples | found, notes + chance_notes
     intervals = row_intervals(leaderboard, samples, n_resamples, seed, level)
-    paired, paired_notes = paired_tests(leaderboard, samples, n_resamples, seed, alpha) if samples else ({}, [])
+    paired, paired_notes = (
+        paired_tests(leaderboard, samples, n_resamples, seed, alpha, n_permutations) if samples else ({}, [])
+    )
     notes += mismatch_notes(leaderboard, intervals)
+    vs_chance, chance_test_notes = (
+        chance_tests(leaderboard, samples, n_resamples, seed, alpha, n_permutations) if chance else ({}, [])
+    )
     fingerprints: dict[str, dict[str, str]] = {}
     for (row, split), found in samples.items():
         fingerprints.setdefault(row, {})[split] = found.fingerprint
@@ -201,7 +227,17 @@ def add_statistics(
     rows = _with_interval_columns(leaderboard.rows, leaderboard.metrics, intervals)
     if not rows.empty:
         rows["pareto"] = pareto_rows(rows, cost, value)
-    settings: dict[str, Any] = {"resamples": n_resamples, "seed": seed, "level": level, "alpha": alpha}
+    family = max((len(results) for results in paired.values()), default=0)
+    settings: dict[str, Any] = {
+        "resamples": n_resamples,
+        "permutations": n_permutations,
+        "seed": seed,
+        "level": level,
+        "alpha": alpha,
+        "p_min": 1.0 / (n_permutations + 1),  # Monte Carlo permutation tests; exact tests carry their own
+        "p_min_holm": min(1.0, family / (n_permutations + 1)),
+        "family": family,
+    }
     return dataclasses.replace(
         leaderboard,
         rows=rows,
@@ -210,6 +246,7 @@ def add_statistics(
         fingerprints=fingerprints,
         pareto_cost=cost,
         pareto_value=value,
-        notes=(*leaderboard.notes, *notes, *paired_notes),
+        notes=(*leaderboard.notes, *notes, *paired_notes, *chance_test_notes),
         bootstrap=settings,
+        vs_chance=vs_chance,
     )
