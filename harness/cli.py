@@ -9,6 +9,8 @@ from pathlib import Path
 
 from harness.compare import add_compare_parser, cmd_compare
 from harness.errors import ConfigError, HarnessError
+from harness.predict.command import COMMANDS as USE_COMMANDS
+from harness.predict.command import add_use_parsers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("plugins", help="list every plugin, its origin and version, and what it registers")
     add_compare_parser(sub)
+    add_use_parsers(sub)
     return parser
 
 
@@ -180,7 +183,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "validate": cmd_validate, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard,
-            "compare": cmd_compare}
+            "compare": cmd_compare, **USE_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,7 +109,8 @@ def resolve_source(source: str | Path, row: str | None = None, seed: int | str |
         raise HarnessError(f"{path}: no such file or folder")
     if (path / "config.json").is_file():
         record = read_cell(path)
-        if record.status != "done":
+        # a copied model folder may lack status.json; its checkpoint is what counts
+        if record.status == "failed" or (record.status != "done" and not (path / CHECKPOINT).is_file()):
             raise HarnessError(f"{path} is {record.status}{': ' + record.reason if record.reason else ''}")
         return record, path.parent
     if (path / "results.json").is_file():
