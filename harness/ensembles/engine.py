@@ -23,10 +23,11 @@ from harness.ensembles.report import analyse
 from harness.errors import HarnessError
 from harness.matrix import Cell, digest, slug
 from harness.predictions import PredictionSet
-from harness.store import Run, load_run, read_cell
+from harness.store import Run, atomic_save_npz, load_run, read_cell
 
 Echo = Callable[[str], None]
 PREDICTION_FILES = ("predictions_val.csv", "predictions_test.csv", "predictions_oof.csv")
+ENSEMBLE_STATE = "ensemble_state.npz"  # a fitted method's get_state() arrays, when it has one
 
 
 def method_options(spec: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +149,9 @@ def _fit_and_write(folder: Path, config: dict[str, Any], data: MemberData, spec:
         if all(key in r.metrics for r in data.records):
             metrics[key] = float(sum(r.metrics[key] for r in data.records))
     config["fit_split"] = fit
+    get_state = getattr(method, "get_state", None)
+    if callable(get_state):  # the fitted state as arrays, so harness.Predictor combines members without refitting
+        atomic_save_npz(folder / ENSEMBLE_STATE, **get_state())
     if getattr(method, "weights_", None) is not None:
         config["weights"] = [float(w) for w in method.weights_]
     analysis = analyse(lambda opts: build_method(registries, spec["plugin"], opts), options, data,

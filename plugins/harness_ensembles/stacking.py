@@ -64,6 +64,10 @@ META_LEARNERS: dict[str, Callable[..., Any]] = {
 }
 """The meta-learners a config may name: a fixed table, never an import of a user string."""
 
+LINEAR_STATE = {name: ("coef_", "intercept_", "classes_", "n_features_in_")
+                for name in ("logistic_regression", "ridge")}
+"""Meta-learners fully described by their fitted linear coefficients."""
+
 
 def stack_features(proba: np.ndarray) -> np.ndarray:
     """``[M, N, K]`` to the meta-learner's ``[N, M * K]`` input (``[N, M]`` when ``K == 2``)."""
@@ -127,7 +131,9 @@ class Stacking:
             raise HarnessError("stacking needs at least two classes among the fit labels")
         self.n_classes_ = proba.shape[2]
         self.meta_ = self._build()
-        self.meta_.fit(stack_features(proba), labels)
+        features = stack_features(proba)
+        self.meta_.fit(features, labels)
+        self._fit_data = (features, labels)  # what get_state stores for learners without plain coefficients
         return self
 
     def predict_proba(self, proba: np.ndarray) -> np.ndarray:
@@ -137,3 +143,30 @@ class Stacking:
     def predict(self, proba: np.ndarray) -> np.ndarray:
         """``[N]`` most probable class."""
         return self.predict_proba(proba).argmax(axis=1)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The fitted meta-learner as plain arrays (no pickle), stored beside the row.
+
+        Linear learners (``logistic_regression``, ``ridge``) keep their coefficients, so
+        :meth:`set_state` predicts without fitting; ``knn`` keeps its reference points (all
+        it ever holds); the others keep their fit features and labels and are fitted again,
+        with the same seed, when the row is loaded (deterministic).
+        """
+        state = {"n_classes_": np.asarray(self.n_classes_)}
+        if self.meta_learner in LINEAR_STATE:
+            state.update({name: np.asarray(getattr(self.meta_, name)) for name in LINEAR_STATE[self.meta_learner]})
+        else:
+            state["fit_features"], state["fit_labels"] = self._fit_data
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> Stacking:
+        """Restore what :meth:`get_state` returned."""
+        self.n_classes_ = int(state["n_classes_"])
+        self.meta_ = self._build()
+        if "fit_features" in state:
+            self.meta_.fit(np.asarray(state["fit_features"]), np.asarray(state["fit_labels"], dtype=np.int64))
+            return self
+        for name in LINEAR_STATE[self.meta_learner]:
+            value = np.asarray(state[name])
+            setattr(self.meta_, name, int(value) if name == "n_features_in_" else value)
+        return self

@@ -41,6 +41,16 @@ class SoftVoting:
         """``[N]`` most probable class, lowest index on ties."""
         return self.predict_proba(proba).argmax(axis=1)
 
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The fitted weights as arrays, stored beside the row so it predicts without refitting."""
+        return {"weights_": np.asarray(self.weights_, dtype=np.float64), "n_classes_": np.asarray(self.n_classes_)}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> SoftVoting:
+        """Restore what :meth:`get_state` returned."""
+        self.weights_ = np.asarray(state["weights_"], dtype=np.float64)
+        self.n_classes_ = int(state["n_classes_"])
+        return self
+
 
 class HardVoting(SoftVoting):
     """Weighted majority of the members' predicted classes.

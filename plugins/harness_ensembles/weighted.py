@@ -56,3 +56,13 @@ class WeightedAverage:
     def predict(self, proba: np.ndarray) -> np.ndarray:
         """``[N]`` most probable class."""
         return self.predict_proba(proba).argmax(axis=1)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The learned weights as arrays, stored beside the row so it predicts without refitting."""
+        return {"weights_": np.asarray(self.weights_, dtype=np.float64), "n_classes_": np.asarray(self.n_classes_)}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> WeightedAverage:
+        """Restore what :meth:`get_state` returned."""
+        self.weights_ = np.asarray(state["weights_"], dtype=np.float64)
+        self.n_classes_ = int(state["n_classes_"])
+        return self
