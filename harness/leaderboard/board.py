@@ -86,6 +86,8 @@ class Leaderboard:
             ``out_dir``.
         notes: remarks on what could not be computed and why.
         bootstrap: the settings used: ``resamples``, ``seed``, ``level``, ``alpha``.
+        decisions: the decision tables (:mod:`harness.leaderboard.ranking.decisions`),
+            their figures under ``"figures"``.
         vs_chance: row key to chance row to the row's paired test against it on
             ``rank_by`` (:mod:`harness.leaderboard.ranking.chance`).
     """
@@ -114,6 +116,7 @@ class Leaderboard:
     notes: tuple[str, ...] = ()
     bootstrap: dict[str, Any] = field(default_factory=dict)
     vs_chance: dict[str, dict[str, PairedResult]] = field(default_factory=dict)
+    decisions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def top(self) -> str | None:

@@ -69,7 +69,9 @@ def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
     Top level: ``format``, ``experiment``, ``rank_by``, ``run_dir`` (the absolute run
     store folder, so per-sample predictions can be found again), ``bootstrap`` (the
     settings of the intervals and tests), ``top`` (the first row), ``pareto`` (its axes),
-    ``rows``, ``failed`` and ``notes``.
+    ``rows``, ``failed``, ``notes`` and ``decisions`` (the winner chosen on validation
+    and the slice, cost, effect and label-issue tables that were asked for:
+    :mod:`harness.leaderboard.ranking.decisions`).
 
     Each row holds ``rank``, ``row``, ``n_seeds``, ``metrics`` (name to ``{"mean",
     "std"}`` plus ``"low"``/``"high"`` for metrics with bootstrap intervals; null where
@@ -110,6 +112,7 @@ def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
         "rows": rows,
         "failed": [dict(f) for f in leaderboard.failed],
         "notes": list(leaderboard.notes),
+        "decisions": {k: v for k, v in leaderboard.decisions.items() if k != "figures"},
     }
 
 
