@@ -173,10 +173,9 @@ def tta_rows(registries: dict[str, Any]) -> list[list[Any]]:
 def main() -> None:
     from tabulate import tabulate
 
-    import harness_ensembles
-    from harness.plugins import DEFAULT_PLUGINS, build_plugins
+    from harness.plugins import build_plugins
 
-    registries = build_plugins(extra=() if "harness_ensembles" in DEFAULT_PLUGINS else (harness_ensembles,)).registries
+    registries = build_plugins().registries
     started = time.perf_counter()
     print(f"ensembles: {MEMBERS} members x {SAMPLES:,} samples x {CLASSES} classes (fit on val, predict test)")
     rows = ensemble_rows(registries)

@@ -2,6 +2,12 @@
 visual defect detection.
 
 The public API a plugin or a user needs lives here; heavy modules load on first use.
+What a plugin registers: ``Registry`` (passed to every ``harness_register_*`` hook),
+``Problem`` and :mod:`harness.options` (option checks), ``Dataset``/``Split``,
+``Batch``, ``Schedule``, ``Ensemble``, ``TTAView``/``TTAMerge``. Helpers for dataset
+plugins: ``load_stack``, ``Decoded``, ``cache_dir``, ``RESIZE_METHODS`` (the decode-once
+image cache); for metric plugins: ``classification_metrics``, ``confusion_matrix``,
+``per_class_scores``, ``roc_auc``, ``roc_auc_ovr``. Contract tests: :mod:`harness.testing`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ hookimpl = pluggy.HookimplMarker("harness")
 """Marker for plugin hook implementations: ``@hookimpl def harness_register_models(registry): ...``"""
 
 if TYPE_CHECKING:
+    from harness.cache import RESIZE_METHODS, Decoded, cache_dir, load_stack
     from harness.data import Dataset, Split
+    from harness.ensembles.types import Ensemble
+    from harness.metrics import classification_metrics, confusion_matrix, per_class_scores, roc_auc, roc_auc_ovr
     from harness.model import Batch
     from harness.options import Problem
     from harness.preprocess import Preprocessing
@@ -41,12 +50,25 @@ _LAZY = {
     "Registry": "harness.registry",
     "TTAView": "harness.tta.types",
     "TTAMerge": "harness.tta.types",
+    "Ensemble": "harness.ensembles.types",
+    "Decoded": "harness.cache",
+    "RESIZE_METHODS": "harness.cache",
+    "cache_dir": "harness.cache",
+    "load_stack": "harness.cache",
+    "classification_metrics": "harness.metrics",
+    "confusion_matrix": "harness.metrics",
+    "per_class_scores": "harness.metrics",
+    "roc_auc": "harness.metrics",
+    "roc_auc_ovr": "harness.metrics",
 }
 
 __all__ = [
+    "RESIZE_METHODS",
     "Batch",
     "ConfigError",
     "Dataset",
+    "Decoded",
+    "Ensemble",
     "HarnessError",
     "PluginLoadError",
     "PredictionSet",
@@ -60,8 +82,15 @@ __all__ = [
     "TTAView",
     "UnknownNameError",
     "__version__",
+    "cache_dir",
+    "classification_metrics",
+    "confusion_matrix",
     "hookimpl",
     "load_run",
+    "load_stack",
+    "per_class_scores",
+    "roc_auc",
+    "roc_auc_ovr",
 ]
 
 

@@ -1,7 +1,8 @@
 """Every hook a plugin can implement. Imported by the plugin manager only.
 
-Registration hooks receive a :class:`harness.registry.Registry` and return ``None``;
-the host records which plugin registered what. Lifecycle hooks observe a matrix run.
+Registration hooks receive a :class:`harness.Registry` and return ``None``; the host
+records which plugin registered what. Each hook below says what its factories return,
+naming the public type (exported from ``harness``); ``harness.testing`` checks it. Lifecycle hooks observe a matrix run.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import pluggy
 if TYPE_CHECKING:
     import jinja2
 
+    from harness import Registry
     from harness.matrix import Cell
-    from harness.registry import Registry
 
 hookspec = pluggy.HookspecMarker("harness")
 
@@ -26,7 +27,8 @@ def harness_register_models(registry: Registry) -> None:
     A model factory is called as ``factory(num_classes=..., **options)`` and returns an
     ``nn.Module`` whose forward maps ``[B, C, H, W]`` float images to ``[B, K]`` logits,
     or to a dict with ``"logits"`` plus optional ``"maps"`` (name to ``[B, h, w]``).
-    See ``harness.model`` for the optional ``forward_batch`` and ``compute_loss``.
+    It may implement ``forward_batch(batch)`` (a :class:`harness.Batch`) and
+    ``compute_loss(outputs, batch)``. Checked by ``harness.testing.check_model``.
 
     Args:
         registry: call ``registry.register(name, factory)`` once per model.
@@ -41,7 +43,8 @@ def harness_register_datasets(registry: Registry) -> None:
     """Register dataset factories.
 
     A dataset factory is called as ``factory(image_size=..., **options)`` and returns a
-    :class:`harness.data.Dataset` with train, val and test splits.
+    :class:`harness.Dataset` of three :class:`harness.Split` (train, val, test).
+    Checked by ``harness.testing.check_dataset``.
 
     Args:
         registry: call ``registry.register(name, factory)`` once per dataset.
@@ -56,7 +59,9 @@ def harness_register_losses(registry: Registry) -> None:
     """Register loss factories.
 
     A loss factory is called as ``factory(class_counts=..., **options)`` (train-split
-    counts per class, a list of ints) and returns ``loss(logits, labels) -> Tensor``.
+    counts per class, a list of ints) and returns a callable (usually an ``nn.Module``)
+    ``loss(logits [B, K], labels [B]) -> scalar Tensor``. Checked by
+    ``harness.testing.check_loss``.
 
     Args:
         registry: call ``registry.register(name, factory)`` once per loss.
@@ -71,7 +76,7 @@ def harness_register_optimizers(registry: Registry) -> None:
     """Register optimizer factories.
 
     An optimizer factory is called as ``factory(params, **options)`` and returns a
-    ``torch.optim.Optimizer``.
+    ``torch.optim.Optimizer``. Checked by ``harness.testing.check_optimizer``.
 
     Args:
         registry: call ``registry.register(name, factory)`` once per optimizer.
@@ -87,8 +92,9 @@ def harness_register_schedulers(registry: Registry) -> None:
 
     A scheduler factory is called as
     ``factory(optimizer, epochs=..., steps_per_epoch=..., **options)`` and returns a
-    :class:`harness.train.Schedule` (the torch scheduler and whether it steps per
-    ``"epoch"`` or per ``"step"``).
+    :class:`harness.Schedule`: the torch scheduler, whether it steps per ``"epoch"`` or
+    per ``"step"``, and for warm-restart schedules the ``cycle_end_epochs`` where
+    snapshot ensembles take a member. Checked by ``harness.testing.check_scheduler``.
 
     Args:
         registry: call ``registry.register(name, factory)`` once per scheduler.
@@ -104,7 +110,8 @@ def harness_register_metrics(registry: Registry) -> None:
 
     A metric function is called as ``fn(predictions)`` with a
     :class:`harness.predictions.PredictionSet` and returns a ``dict[str, float]``; its
-    keys become columns such as ``test.<key>``.
+    keys become columns such as ``test.<key>``. Checked by
+    ``harness.testing.check_metric``.
 
     Args:
         registry: call ``registry.register(name, fn)`` once per metric family.
@@ -118,6 +125,13 @@ def harness_register_metrics(registry: Registry) -> None:
 def harness_register_ensembles(registry: Registry) -> None:
     """Register ensemble methods that combine stored predictions.
 
+    Register a subclass of :class:`harness.Ensemble` (the class itself): the engine
+    reads its ``source`` (``"cells"``, ``"folds"`` or ``"snapshots"``), builds it as
+    ``cls(**options)``, calls ``fit(proba [M, N, K], labels [N])`` on validation or
+    out-of-fold probabilities and ``predict_proba(proba [M, N, K]) -> [N, K]`` on val
+    and test; ``weights_`` (one per member, or None) is recorded. Checked by
+    ``harness.testing.check_ensemble``.
+
     Args:
         registry: call ``registry.register(name, factory)`` once per method.
 
@@ -129,6 +143,12 @@ def harness_register_ensembles(registry: Registry) -> None:
 @hookspec
 def harness_register_tta(registry: Registry) -> None:
     """Register test-time augmentation views and merges.
+
+    A factory ``factory(**options)`` returns either a :class:`harness.TTAView` (float
+    images ``[B, C, H, W]`` in ``[0, 255]`` to ``[forwards * B, C, H, W]``) or a
+    :class:`harness.TTAMerge` (``[V, N, K]`` probabilities to ``[N, K]``); the core
+    tells them apart by type. Checked by ``harness.testing.check_tta_view`` and
+    ``check_tta_merge``.
 
     Args:
         registry: call ``registry.register(name, factory)`` once per view or merge.

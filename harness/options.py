@@ -113,13 +113,15 @@ class Option:
         return self.default is REQUIRED
 
     def describe(self) -> str:
-        """What the option accepts, as in "an integer >= 1" or "one of 'a', 'b'"."""
+        """What the option accepts, as in "a positive integer", "a number > 0" or "one of 'a', 'b'"."""
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "list":
             inner = f" of {self.item.describe()}" if self.item else ""
             size = f" with at least {self.min_items} item{'s' * (self.min_items != 1)}" if self.min_items else ""
             return f"a list{size}{inner}"
+        if self.kind == "int" and (self.min, self.max, self.gt, self.lt) == (1, None, None, None):
+            return "a positive integer"
         noun = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
                 "table": "a table", "any": "any value"}[self.kind]
         bounds = [f">= {_fmt(self.min)}" if self.min is not None else "", f"> {_fmt(self.gt)}" if self.gt is not None else "",
@@ -224,7 +226,8 @@ class Options:
     Args:
         what: how messages name the block (``"the stacking ensemble"``).
         extra: ``extra(options) -> list[Problem]`` for rules across options; it runs
-            only when every option is well typed.
+            once every declared option given is well typed (unknown keys, reported
+            on their own, do not stop it) and sees the declared options only.
         open: accept keys that are not declared (passed through by :meth:`resolve`),
             for plugins that forward options to a library.
         **spec: option name to :class:`Option`.
@@ -261,8 +264,10 @@ class Options:
             if found:
                 hint = did_you_mean(options[name], map(str, option.choices)) if option.kind == "choice" else ""
                 problems.append(Problem(name, found + hint))
-        if not problems and self.extra is not None:
-            problems += [Problem(*p) for p in self.extra(dict(options))]
+        typed = all(p.key not in self.spec for p in problems)  # an unknown key does not block the rules
+        if typed and self.extra is not None:
+            known = {k: v for k, v in options.items() if k in self.spec or self.open}
+            problems += [Problem(*p) for p in self.extra(known)]
         return problems
 
     def resolve(self, options: Mapping[str, Any]) -> dict[str, Any]:

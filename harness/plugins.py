@@ -6,7 +6,6 @@ import importlib
 import importlib.metadata
 import os
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import pluggy
 
@@ -14,19 +13,10 @@ from harness import hookspecs
 from harness.errors import PluginLoadError
 from harness.registry import Registry
 
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "harness_timm",
-    "harness_datasets",
-    "harness_train",
-    "harness_metrics",
-    "harness_cats",
-    "harness_gain",
-    "harness_ensembles",
-    "harness_tta",
-)
-"""Built-in plugin modules, registered exactly like third-party ones."""
-
 ENTRY_POINT_GROUP = "harness"
+"""Every plugin, built-in or third-party, is an entry point of this group. The built-ins
+are declared in harness's own ``pyproject.toml``; their source is ``"builtin"``."""
+BUILTIN_DISTRIBUTION = "harness"
 KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "metrics", "ensembles", "tta")
 SINGULAR = {
     "models": "model",
@@ -47,7 +37,7 @@ class PluginInfo:
     name: str
     distribution: str
     version: str
-    source: str  # "builtin" or "entry point"
+    source: str  # "builtin" (an entry point of harness itself), "entry point" or "in-process"
 
 
 @dataclass
@@ -74,17 +64,20 @@ def _disabled() -> set[str]:
     return {n.strip() for n in os.environ.get("HARNESS_DISABLE_PLUGINS", "").split(",") if n.strip()}
 
 
-def _import_builtin(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except Exception as exc:  # noqa: BLE001 - reported with the plugin's name
-        from harness import __version__
-
-        raise PluginLoadError(f"built-in plugin {name!r} (harness {__version__}) failed to load: {exc!r}") from exc
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The group's entry points, harness's own (the built-ins) first."""
+    found = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    if not any(ep.dist is not None and ep.dist.name == BUILTIN_DISTRIBUTION for ep in found):
+        raise PluginLoadError(f"the built-in plugins are not declared: the installed metadata of {BUILTIN_DISTRIBUTION} "
+                              f"has no [project.entry-points.{ENTRY_POINT_GROUP}]; reinstall it (pip install -e .)")
+    return sorted(found, key=lambda ep: (ep.dist is None or ep.dist.name != BUILTIN_DISTRIBUTION))
 
 
 def build_plugins(extra: tuple[object, ...] = ()) -> Plugins:
-    """Build the plugin manager: hookspecs, defaults, blocked names, entry points, check.
+    """Build the plugin manager: hookspecs, blocked names, entry points, check.
+
+    Built-ins are entry points of harness's own distribution and load first;
+    ``HARNESS_DISABLE_PLUGIN_AUTOLOAD=1`` skips every other distribution's.
 
     Args:
         extra: plugin objects or modules to register after the entry points (tests).
@@ -93,33 +86,26 @@ def build_plugins(extra: tuple[object, ...] = ()) -> Plugins:
         PluginLoadError: a plugin failed to import, registered a duplicate name, or
             implements a hook that does not exist.
     """
-    from harness import __version__
-
     pm = pluggy.PluginManager("harness")
     pm.add_hookspecs(hookspecs)
     info: dict[str, PluginInfo] = {}
-    disabled = _disabled()
-    for name in DEFAULT_PLUGINS:
-        if name in disabled:
-            continue
-        pm.register(_import_builtin(name), name=name)
-        info[name] = PluginInfo(name, "harness", __version__, "builtin")
-    for name in disabled:
+    for name in _disabled():
         pm.set_blocked(name)
-    if os.environ.get("HARNESS_DISABLE_PLUGIN_AUTOLOAD") != "1":
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
-                continue
-            dist = ep.dist.name if ep.dist else "?"
-            version = ep.dist.version if ep.dist else "?"
-            try:
-                plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - one clear error naming the plugin
-                raise PluginLoadError(
-                    f"plugin {ep.name!r} from distribution {dist} {version} failed to load: {exc!r}"
-                ) from exc
-            pm.register(plugin, name=ep.name)
-            info[ep.name] = PluginInfo(ep.name, dist, version, "entry point")
+    autoload = os.environ.get("HARNESS_DISABLE_PLUGIN_AUTOLOAD") != "1"
+    for ep in _entry_points():
+        dist = ep.dist.name if ep.dist else "?"
+        version = ep.dist.version if ep.dist else "?"
+        builtin = dist == BUILTIN_DISTRIBUTION
+        if pm.is_blocked(ep.name) or pm.has_plugin(ep.name) or not (builtin or autoload):
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # noqa: BLE001 - one clear error naming the plugin
+            raise PluginLoadError(
+                f"plugin {ep.name!r} from distribution {dist} {version} failed to load: {exc!r}"
+            ) from exc
+        pm.register(plugin, name=ep.name)
+        info[ep.name] = PluginInfo(ep.name, dist, version, "builtin" if builtin else "entry point")
     for plugin in extra:
         if pm.is_registered(plugin):  # already a built-in or an entry point
             continue

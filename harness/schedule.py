@@ -16,8 +16,13 @@ class Schedule:
             epoch. A ``ReduceLROnPlateau`` is stepped per epoch with the monitored
             validation metric.
         monitor_mode: for plateau schedulers, ``"max"`` or ``"min"`` of the metric.
+        cycle_end_epochs: epochs (counted from 1, increasing, within the run) at which a
+            cycle of a warm-restart schedule ends and the learning rate is at its
+            minimum; the training loop stores a snapshot there for ``snapshot``
+            ensembles. Empty for schedules without cycles.
     """
 
     scheduler: Any
     interval: Literal["step", "epoch"] = "epoch"
     monitor_mode: Literal["max", "min"] = "max"
+    cycle_end_epochs: tuple[int, ...] = ()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from harness.testing import (
     dataset_contract_tests,
+    ensemble_contract_tests,
     loss_contract_tests,
     metric_contract_tests,
     model_contract_tests,
+    optimizer_contract_tests,
     scheduler_contract_tests,
+    tta_merge_contract_tests,
+    tta_view_contract_tests,
 )
 
 test_models = model_contract_tests(exclude=("toy-exploding",))
@@ -15,5 +19,9 @@ test_models = model_contract_tests(exclude=("toy-exploding",))
 test_datasets = dataset_contract_tests(exclude=("csv", "folder", "defect-folder", "mvtec", "visa", "btad",
                                                 "custom-metadata"))
 test_losses = loss_contract_tests()
+test_optimizers = optimizer_contract_tests()
 test_schedulers = scheduler_contract_tests()
 test_metrics = metric_contract_tests()
+test_ensembles = ensemble_contract_tests()
+test_tta_views = tta_view_contract_tests()
+test_tta_merges = tta_merge_contract_tests()

@@ -173,7 +173,8 @@ def _check_ensembles(problems: Problems, data: Any, plugins: Plugins) -> list[di
             problems.add(f"{path}.name", f"ensemble name {name!r} is used twice; give each block a distinct name")
         names.add(name)
         if "plugin" not in block:
-            problems.add(f"{path}.plugin", 'is required: an ensemble method, e.g. "soft-voting"')
+            problems.add(f"{path}.plugin", "is required: an ensemble method, one of "
+                         + ", ".join(plugins.registry("ensembles").names()))
             continue
         options = {k: v for k, v in entry.items() if k not in F.ENSEMBLE_FIXED}
         _check_plugin(problems, path, plugins.registry("ensembles"), entry["plugin"], {"plugin": entry["plugin"], **options},

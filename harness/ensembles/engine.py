@@ -20,6 +20,7 @@ from harness.config.fields import ENSEMBLE_FIXED
 from harness.ensembles.members import MemberData, load_members, member_groups
 from harness.ensembles.members import patterns as member_patterns
 from harness.ensembles.report import analyse
+from harness.ensembles.types import Ensemble, ensemble_class
 from harness.errors import HarnessError
 from harness.matrix import Cell, digest, slug
 from harness.predictions import PredictionSet
@@ -35,11 +36,11 @@ def method_options(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in ENSEMBLE_FIXED}
 
 
-def build_method(registries: dict[str, Any], plugin: str, options: dict[str, Any]) -> Any:
-    """An unfitted ensemble estimator from the ``ensembles`` registry."""
-    factory = registries["ensembles"].get(plugin)
+def build_method(registries: dict[str, Any], plugin: str, options: dict[str, Any]) -> Ensemble:
+    """An unfitted :class:`harness.Ensemble` from the ``ensembles`` registry."""
+    cls = ensemble_class(registries["ensembles"].get(plugin), plugin)
     try:
-        return factory(**options)
+        return cls(**options)
     except TypeError as exc:
         raise HarnessError(f"ensemble {plugin!r} does not take these options {sorted(options)}: {exc}") from None
 
@@ -64,7 +65,7 @@ def build_ensembles(run_root: Path, cells: list[Cell], specs: tuple[dict[str, An
     built = []
     candidates = list(cells)  # k-fold rows join them, so a later block can stack them on out-of-fold data
     for spec in specs:
-        source = getattr(registries["ensembles"].get(spec["plugin"]), "source", "cells")
+        source = ensemble_class(registries["ensembles"].get(spec["plugin"]), spec["plugin"]).source
         if source != "cells":  # members made by training: k-fold models, snapshots
             from harness.ensembles.trained import as_cells, build_trained_rows
 
@@ -152,7 +153,7 @@ def _fit_and_write(folder: Path, config: dict[str, Any], data: MemberData, spec:
     get_state = getattr(method, "get_state", None)
     if callable(get_state):  # the fitted state as arrays, so harness.Predictor combines members without refitting
         atomic_save_npz(folder / ENSEMBLE_STATE, **get_state())
-    if getattr(method, "weights_", None) is not None:
+    if method.weights_ is not None:
         config["weights"] = [float(w) for w in method.weights_]
     analysis = analyse(lambda opts: build_method(registries, spec["plugin"], opts), options, data,
                        predictions["test"].proba)

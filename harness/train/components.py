@@ -12,6 +12,7 @@ import torch
 from harness.data import Dataset
 from harness.errors import HarnessError
 from harness.metrics import lower_is_better
+from harness.schedule import Schedule
 
 
 @dataclass
@@ -21,7 +22,7 @@ class Components:
     model: torch.nn.Module
     loss_fn: Callable[..., torch.Tensor]
     optimizer: torch.optim.Optimizer
-    schedule: Any
+    schedule: Schedule
     metric_fns: list[Callable[..., dict[str, float]]]
 
 
@@ -49,11 +50,14 @@ def build_components(config: dict[str, Any], dataset: Dataset, registries: dict[
     optimizer = registries["optimizers"].get(train["optimizer"]["name"])(params, **_options(train["optimizer"]))
     schedule = registries["schedulers"].get(train["scheduler"]["name"])(
         optimizer, epochs=train["epochs"], steps_per_epoch=steps_per_epoch, **_options(train["scheduler"]))
+    if not isinstance(schedule, Schedule):
+        raise HarnessError(f"scheduler plugin {train['scheduler']['name']!r} returned {type(schedule).__name__}, "
+                           "not a harness.Schedule")
     metric_fns = [entry.factory for entry in registries["metrics"]]
     return Components(model, loss_fn, optimizer, schedule, metric_fns)
 
 
-def check_plateau_direction(schedule: Any, select_by: str) -> None:
+def check_plateau_direction(schedule: Schedule, select_by: str) -> None:
     """A plateau scheduler must watch the selection metric in its own direction."""
     if not isinstance(schedule.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         return

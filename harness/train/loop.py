@@ -200,14 +200,14 @@ def fit(trainer: Trainer, on_epoch: Callable[[int, dict[str, Any]], None], tick:
 
     Args:
         on_cycle_end: called after each epoch that ends a warm-restart cycle (the
-            scheduler's ``cycle_end_epochs``), where snapshot ensembles take a member.
+            schedule's ``harness.Schedule.cycle_end_epochs``), where snapshot ensembles take a member.
     """
     if resume_path is not None and (state := load_state(resume_path)) is not None:
         trainer.restore(state)
     writer = StateWriter(resume_path) if resume_path is not None else None
     every = float(trainer.train.get("resume_every", 30.0))
     last_saved = time.perf_counter()
-    cycle_ends = set(getattr(trainer.c.schedule.scheduler, "cycle_end_epochs", None) or ())
+    cycle_ends = set(trainer.c.schedule.cycle_end_epochs)
     try:
         while trainer.epoch < trainer.train["epochs"] and not trainer.stopped:
             logs = trainer.run_epoch(tick)

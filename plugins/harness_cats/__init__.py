@@ -50,5 +50,6 @@ def harness_register_models(registry: Registry) -> None:
         factory,
         description="CATS hybrid: shared CNN on image patches + cross-attention of learnable queries",
         check=check,
+        example={"img_size": 32, "patch_size": 16},
         preprocessing=preprocessing,
     )

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import Dataset, HarnessError, Split
-from harness.cache import Decoded, load_stack
+from harness import Dataset, Decoded, HarnessError, Split, load_stack
 from harness_datasets.records import Record, listing, plural
 
 SPLITS = ("train", "val", "test")

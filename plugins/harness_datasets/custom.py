@@ -33,8 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness import Dataset, HarnessError
-from harness.cache import cache_dir
+from harness import Dataset, HarnessError, cache_dir
 from harness_datasets.build import build_dataset
 from harness_datasets.options import COMMON, Problem, check_spec, choice, names, ratio, resolve, text
 from harness_datasets.records import Record, class_names, list_images, plural, require_dir, split_records, subdirs

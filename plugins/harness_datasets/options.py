@@ -12,8 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness import HarnessError
-from harness.cache import RESIZE_METHODS
+from harness import RESIZE_METHODS, HarnessError
 
 Problem = tuple[str, str]
 Validator = Callable[[Any], "str | None"]

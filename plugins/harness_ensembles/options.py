@@ -1,87 +1,61 @@
-"""Option checks of the ensemble methods and TTA entries: no heavy imports."""
+"""Option checks of the ensemble methods, declared with :mod:`harness.options`: no heavy imports."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-Problems = list[tuple[str, str]]
+from harness import options as opt
+from harness_ensembles.stacking import META_LEARNERS
 
-VOTING_OPTIONS = ("weights",)
-WEIGHTED_OPTIONS = ("weights", "search", "ensemble_size", "metric", "n_trials", "seed")
-STACKING_OPTIONS = ("meta_learner", "meta_options", "seed")
 METRICS = ("log_loss", "accuracy")
 SEARCHES = ("caruana", "optuna")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _positive_sum(weights: list[Any]) -> str | None:
+    return None if sum(weights) > 0 else f"must have a positive sum, got {weights!r}"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+WEIGHTS = opt.List(opt.Float(min=0), min_items=1, nullable=True, rule=_positive_sum,
+                   doc="one non-negative weight per member (default: uniform or searched)")
 
 
-def _unknown(options: dict[str, Any], allowed: tuple[str, ...], what: str) -> Problems:
+def _scalars(table: Any) -> str | None:
+    if all(isinstance(v, str | int | float | bool) for v in table.values()):
+        return None
+    return f"must be a table of scalar constructor arguments, got {table!r}"
+
+
+def _weighted_rules(options: dict[str, Any]) -> list[opt.Problem]:
     problems = []
-    for key in options:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append((key, f"unknown option of {what}.{hint} Allowed: {', '.join(allowed) or '(none)'}"))
-    return problems
-
-
-def _check_weights(options: dict[str, Any]) -> Problems:
-    if "weights" not in options:
-        return []
-    w = options["weights"]
-    if not (isinstance(w, list) and w and all(_is_number(x) and x >= 0 for x in w) and sum(w) > 0):
-        return [("weights", f"must be a list of non-negative numbers, one per member, with a positive sum; got {w!r}")]
-    return []
-
-
-def _positive_int(options: dict[str, Any], key: str) -> Problems:
-    if key in options and not (_is_int(options[key]) and options[key] >= 1):
-        return [(key, f"must be an integer >= 1, got {options[key]!r}")]
-    return []
-
-
-def _choice(options: dict[str, Any], key: str, choices: tuple[str, ...]) -> Problems:
-    if key in options and options[key] not in choices:
-        return [(key, f"must be one of {', '.join(map(repr, choices))}, got {options[key]!r}")]
-    return []
-
-
-def check_voting(options: dict[str, Any]) -> Problems:
-    """Options of ``hard-voting`` and ``soft-voting``: optional ``weights``."""
-    return _unknown(options, VOTING_OPTIONS, "a voting ensemble") + _check_weights(options)
-
-
-def check_weighted(options: dict[str, Any]) -> Problems:
-    """Options of ``weighted``: explicit ``weights`` or a ``search`` and its settings."""
-    problems = _unknown(options, WEIGHTED_OPTIONS, "ensemble 'weighted'") + _check_weights(options)
-    problems += _positive_int(options, "ensemble_size") + _positive_int(options, "n_trials")
-    problems += _choice(options, "metric", METRICS) + _choice(options, "search", SEARCHES)
-    if "seed" in options and not _is_int(options["seed"]):
-        problems.append(("seed", f"must be an integer, got {options['seed']!r}"))
     if "weights" in options:
         for key in ("search", "ensemble_size", "n_trials", "metric"):
             if key in options:
-                problems.append((key, "weights are given, so nothing is searched: remove this or remove `weights`"))
-    if "n_trials" in options and options.get("search", "caruana") != "optuna":
-        problems.append(("n_trials", 'only applies to search = "optuna"'))
-    if "ensemble_size" in options and options.get("search", "caruana") != "caruana":
-        problems.append(("ensemble_size", 'only applies to search = "caruana"'))
+                problems.append(opt.Problem(key, "weights are given, so nothing is searched: remove this or `weights`"))
+        return problems
+    search = options.get("search", "caruana")
+    if "n_trials" in options and search != "optuna":
+        problems.append(opt.Problem("n_trials", 'only applies to search = "optuna"'))
+    if "ensemble_size" in options and search != "caruana":
+        problems.append(opt.Problem("ensemble_size", 'only applies to search = "caruana"'))
     return problems
 
 
-def check_stacking(options: dict[str, Any], learners: tuple[str, ...]) -> Problems:
-    """Options of ``stacking``: ``meta_learner`` from a fixed table, ``meta_options``, ``seed``."""
-    problems = _unknown(options, STACKING_OPTIONS, "ensemble 'stacking'") + _choice(options, "meta_learner", learners)
-    extra = options.get("meta_options", {})
-    if not (isinstance(extra, dict) and all(isinstance(v, str | int | float | bool) for v in extra.values())):
-        problems.append(("meta_options", f"must be a table of scalar constructor arguments, got {extra!r}"))
-    if "seed" in options and not _is_int(options["seed"]):
-        problems.append(("seed", f"must be an integer, got {options['seed']!r}"))
-    return problems
+VOTING = opt.Options("a voting ensemble", weights=WEIGHTS)
+WEIGHTED = opt.Options(
+    "the weighted ensemble",
+    extra=_weighted_rules,
+    weights=WEIGHTS,
+    search=opt.Choice(*SEARCHES, default="caruana"),
+    ensemble_size=opt.Int(20, min=1, doc="Caruana rounds"),
+    metric=opt.Choice(*METRICS, default="log_loss", doc="scored on the fit data"),
+    n_trials=opt.Int(50, min=1, doc="Optuna trials"),
+    seed=opt.Int(0, doc="Optuna sampler seed"),
+)
+STACKING = opt.Options(
+    "the stacking ensemble",
+    meta_learner=opt.Choice(*META_LEARNERS, default="logistic_regression"),
+    meta_options=opt.Table({}, rule=_scalars, doc="keyword arguments of the meta-learner"),
+    seed=opt.Int(0, doc="the meta-learner's random_state"),
+)
+KFOLD = opt.Options("the kfold ensemble", k=opt.Int(5, min=2, max=50, doc="folds of train + val"))
+SNAPSHOT = opt.Options("the snapshot ensemble")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import HarnessError
+from harness import Ensemble, HarnessError
 from harness_ensembles.arrays import check_stack
 
 
@@ -96,7 +96,7 @@ def meta_proba(meta: Any, features: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
-class Stacking:
+class Stacking(Ensemble):
     """A meta-learner trained on the members' probabilities.
 
     Args:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness import Ensemble
 from harness_ensembles.arrays import check_stack, member_weights, weighted_mean
 
 
-class SoftVoting:
+class SoftVoting(Ensemble):
     """Weighted average of the members' probabilities.
 
     Args:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness import Ensemble
 from harness_ensembles.arrays import check_stack, member_weights, weighted_mean
 from harness_ensembles.caruana import caruana_select
 
 
-class WeightedAverage:
+class WeightedAverage(Ensemble):
     """Weighted average of member probabilities, the weights learned on validation.
 
     Args:

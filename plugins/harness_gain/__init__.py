@@ -84,6 +84,7 @@ def harness_register_models(registry: Any) -> None:
         build_gain_mtl,
         description="GAIN-MTL: CAM, guided attention, counterfactual and localisation paths (strategies S1-S6)",
         check=check_options,
+        example={"backbone": "mobilenetv3_small_050", "fpn_channels": 16, "hidden": 32},
         preprocessing=preprocessing,
     )
 

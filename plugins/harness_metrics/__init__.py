@@ -9,7 +9,7 @@ from harness import hookimpl
 from harness_metrics.classification import classification
 
 if TYPE_CHECKING:
-    from harness.registry import Registry
+    from harness import Registry
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """Classification metrics of a :class:`harness.PredictionSet`.
 
-The arithmetic lives in the core (``harness.metrics``) so that the leaderboard can use
+The arithmetic lives in the core (exported as ``harness.classification_metrics`` and friends) so that the leaderboard can use
 the same confusion matrix without loading a plugin; this module is the metric function
 the registry hands out, plus the helpers re-exported for plugin authors.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.metrics import classification_metrics, confusion_matrix, per_class_scores, roc_auc, roc_auc_ovr
+from harness import classification_metrics, confusion_matrix, per_class_scores, roc_auc, roc_auc_ovr
 
 if TYPE_CHECKING:
     from harness import PredictionSet

@@ -69,7 +69,7 @@ __all__ = [
 def harness_register_models(registry: Any) -> None:
     """Register ``timm`` and ``convnext-attention``."""
     registry.register("timm", create, description="any timm architecture by name (arch = ...)", check=check_timm,
-                      preprocessing=declare())
+                      example={"arch": "resnet10t"}, preprocessing=declare())
     registry.register(
         "convnext-attention",
         create_convnext_attention,

@@ -255,7 +255,7 @@ def cosine_warm_restart(optimizer: Any, *, epochs: int, steps_per_epoch: int, **
     ``T_mult`` (1) growth of each next cycle, ``eta_min`` (0; synonym ``min_lr``).
     Cycle lengths are converted to steps, so the curve equals torch's
     ``CosineAnnealingWarmRestarts`` stepped with fractional epochs. The epochs at which
-    cycles end are on the scheduler as ``cycle_end_epochs`` (see :func:`cycle_ends`).
+    cycles end are the schedule's ``cycle_end_epochs`` (see :func:`cycle_ends`).
     """
     opts = _validated("cosine_warm_restart", options, epochs, steps_per_epoch)
     eta_min = float(opts.get("eta_min", opts.get("min_lr", 0.0)))
@@ -265,8 +265,7 @@ def cosine_warm_restart(optimizer: Any, *, epochs: int, steps_per_epoch: int, **
     from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
     scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=t_0 * steps_per_epoch, T_mult=t_mult, eta_min=eta_min)
-    scheduler.cycle_end_epochs = cycle_ends(epochs, t_0, t_mult)
-    return Schedule(scheduler, interval="step")
+    return Schedule(scheduler, interval="step", cycle_end_epochs=tuple(cycle_ends(epochs, t_0, t_mult)))
 
 
 FACTORIES: dict[str, tuple[Callable[..., Schedule], str]] = {
@@ -281,7 +280,12 @@ FACTORIES: dict[str, tuple[Callable[..., Schedule], str]] = {
 }
 
 
+EXAMPLES = {"cosine_warm_restart": {"T_0": 2}, "step": {"step_size": 2}}
+"""Small settings with visible structure (restarts, steps) for the contract tests."""
+
+
 def register(registry: Any) -> None:
     """Register every scheduler of this module into ``registry``."""
     for name, (factory, description) in FACTORIES.items():
-        registry.register(name, factory, description=description, check=functools.partial(check, name))
+        registry.register(name, factory, description=description, check=functools.partial(check, name),
+                          example=EXAMPLES.get(name))

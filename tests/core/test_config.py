@@ -77,7 +77,7 @@ def test_plugin_option_problems_name_the_block_line(write_toml, plugins):
     assert lines[0].startswith(f"{path}:5: matrix.model[0].arch: 'convnext_attto' is not a timm architecture.")
     assert "Did you mean 'convnext_atto'" in lines[0]
     assert lines[1] == f"{path}:8: matrix.model[1].width: must be a positive integer, got -1"
-    assert lines[2] == f"{path}:9: matrix.model[1].colour: unknown option of model 'toy-cnn' (allowed: width)"
+    assert lines[2] == f"{path}:9: matrix.model[1].colour: unknown option of model 'toy-cnn'. Allowed: width"
     assert len(lines) == 3
 
 

@@ -80,7 +80,7 @@ model.width = 16
 """)
     lines = _problems(path, plugins)
     assert lines == [
-        f"{path}:10: matrix.include[0].model.colour: unknown option of model 'toy-cnn' (allowed: width)",
+        f"{path}:10: matrix.include[0].model.colour: unknown option of model 'toy-cnn'. Allowed: width",
         f"{path}:12: matrix.include[1]: matches no cell (model.width 16 is not one of 4, 8), and a new cell it "
         "would add needs model.plugin",
     ]

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-import harness_ensembles
 from harness import load_run
 from harness.ensembles import build_ensembles
 from harness.matrix import Cell
@@ -23,9 +22,9 @@ ROWS = {"timm arch=a": "a", "timm arch=b": "b", "toy width=4": "toy"}
 
 @pytest.fixture(scope="module")
 def registries():
-    from harness.plugins import DEFAULT_PLUGINS, build_plugins
+    from harness.plugins import build_plugins
 
-    return build_plugins(extra=() if "harness_ensembles" in DEFAULT_PLUGINS else (harness_ensembles,)).registries
+    return build_plugins().registries
 
 
 def store_cell(root, cell, val, test, *, status="done", infer_seconds=1.0):

@@ -155,8 +155,8 @@ def test_cosine_warm_restart_restarts_at_cycle_ends(t_0, t_mult, epochs):
     (curve,), schedule = _curve("cosine_warm_restart", epochs=epochs, steps=steps, T_0=t_0, T_mult=t_mult, eta_min=low)
     expected = [_warm_restart(t, steps, t_0, t_mult, BASE, low) for t in range(epochs * steps + 1)]
     assert curve == pytest.approx(expected, rel=1e-9, abs=1e-12)
-    ends = schedule.scheduler.cycle_end_epochs
-    assert ends == ([2, 4, 6] if t_mult == 1 else [1, 3, 7])
+    ends = schedule.cycle_end_epochs
+    assert ends == ((2, 4, 6) if t_mult == 1 else (1, 3, 7))
     for start, end in zip([0, *ends], ends):  # the lr falls through each cycle, then restarts
         cycle = curve[start * steps : end * steps]
         assert all(a > b for a, b in zip(cycle, cycle[1:]))
@@ -165,7 +165,7 @@ def test_cosine_warm_restart_restarts_at_cycle_ends(t_0, t_mult, epochs):
 
 def test_cosine_warm_restart_default_cycle_is_the_run_when_shorter_than_ten_epochs():
     (curve,), schedule = _curve("cosine_warm_restart", epochs=3, steps=2, min_lr=0.1)
-    assert schedule.scheduler.cycle_end_epochs == [3]
+    assert schedule.cycle_end_epochs == (3,)
     assert curve[:6] == pytest.approx([_cosine(t, 6, BASE, 0.1) for t in range(6)])
 
 

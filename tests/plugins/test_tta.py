@@ -8,7 +8,6 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from scipy.stats import gmean as scipy_gmean
 
-import harness_ensembles
 from harness import HarnessError
 from harness.train.tensors import Normalizer
 from harness.tta import load_tta, predict_views, resolve, save_tta
@@ -16,9 +15,9 @@ from harness.tta import load_tta, predict_views, resolve, save_tta
 
 @pytest.fixture(scope="module")
 def registries():
-    from harness.plugins import DEFAULT_PLUGINS, build_plugins
+    from harness.plugins import build_plugins
 
-    return build_plugins(extra=() if "harness_ensembles" in DEFAULT_PLUGINS else (harness_ensembles,)).registries
+    return build_plugins().registries
 
 
 @pytest.fixture(scope="module")
