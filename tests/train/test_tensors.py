@@ -57,3 +57,58 @@ def test_no_augmentation_is_identity():
     images, masks = batch()
     out, out_masks = augment(images, masks, {}, torch.Generator().manual_seed(0))
     assert out is images and out_masks is masks
+
+
+def _mapped_split(tmp_path, n=6, size=8):
+    import numpy as np
+
+    from harness.data import Split
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "images.npy", rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8))
+    np.save(tmp_path / "masks.npy", (rng.random((n, size, size)) > 0.7).astype(np.uint8))
+    images = np.load(tmp_path / "images.npy", mmap_mode="c")  # as the dataset cache maps its arrays
+    masks = np.load(tmp_path / "masks.npy", mmap_mode="c")
+    return Split(images, np.arange(n) % 2, tuple(f"s{i}" for i in range(n)), masks=masks), images, masks
+
+
+def test_split_tensors_are_views_of_the_memory_map_not_copies(tmp_path):
+    import numpy as np
+
+    from harness.train.evaluate import make_batch
+    from harness.train.tensors import to_tensors
+
+    split, images, masks = _mapped_split(tmp_path)
+    data = to_tensors(split)
+    assert data.images.untyped_storage().data_ptr() == images.ctypes.data
+    assert data.masks.untyped_storage().data_ptr() == masks.ctypes.data
+    assert data.images.shape == (6, 3, 8, 8)
+    np.testing.assert_array_equal(data.images.numpy(), images.transpose(0, 3, 1, 2))
+    index = torch.tensor([4, 1, 3])
+    batch = make_batch(data, index, None, torch.device("cpu"))
+    copied = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()  # the old copy
+    assert batch.images.is_contiguous() and torch.equal(batch.images, copied[index])
+    assert torch.equal(batch.masks, torch.from_numpy(np.asarray(masks))[index].float())
+
+
+def test_eval_tensors_crop_images_and_masks_together_only_when_asked(tmp_path):
+    from harness import Preprocessing
+    from harness.train.tensors import eval_tensors, to_tensors
+
+    split, images, _ = _mapped_split(tmp_path, size=16)
+    whole = eval_tensors(split, Preprocessing())
+    assert whole.images.untyped_storage().data_ptr() == images.ctypes.data
+    prep = Preprocessing(crop_pct=0.75, interpolation="bicubic")
+    cropped = eval_tensors(split, prep)
+    expected_images, expected_masks = prep.eval_crop(to_tensors(split).images, to_tensors(split).masks)
+    assert torch.equal(cropped.images, expected_images) and torch.equal(cropped.masks, expected_masks)
+    assert cropped.images.shape == (6, 3, 16, 16) and cropped.sample_ids == split.sample_ids
+
+
+def test_resized_crop_resamples_with_the_models_interpolation():
+    images, masks = batch(32, 16)
+    bilinear, m1 = augment(images, masks, {"resized_crop": 1.0}, torch.Generator().manual_seed(5))
+    bicubic, m2 = augment(images, masks, {"resized_crop": 1.0}, torch.Generator().manual_seed(5), "bicubic")
+    assert torch.equal(m1, m2)  # the same boxes; masks always nearest
+    assert not torch.equal(bilinear, bicubic)
+    assert (bilinear.float() - bicubic.float()).abs().mean() < 40  # the same crops, resampled differently
