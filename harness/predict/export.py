@@ -1,10 +1,12 @@
 """A single-model row as ONNX or TorchScript, with its preprocessing in a sidecar JSON.
 
-The exported graph takes ``images``: float32 ``[B, 3, S, S]`` RGB, already normalised
-(``(pixel / 255 - mean) / std``), and returns ``probabilities`` ``[B, K]`` (softmax of the
-logits). The sidecar (``model.json`` beside ``model.onnx``) lists the classes and every
-step from an image file to that input: decode to RGB, resize to ``S x S`` with the
-row's filter, the centre crop of ``crop_pct`` when below 1, then mean/std.
+The exported graph takes ``images``: float32 ``[B, 3, S, S]`` RGB on the 0-255 scale, the
+image already decoded and resized to ``S x S`` with the row's filter (exactly what the
+dataset cache held), and returns ``probabilities`` ``[B, K]``. Everything after that
+resize happens inside the graph, as in the row's evaluation: the centre crop of
+``crop_pct`` (when below 1), the mean/std normalisation, the model and the softmax. The
+sidecar (``model.onnx.json`` beside ``model.onnx``) lists the classes, the input and
+output, and those steps with their constants.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ def _wrapper(node: Any):  # noqa: ANN202 - torch stays lazy
     from harness.model import Batch, split_outputs
     from harness.train.evaluate import forward
 
+    pre, size = node.pre, node.image_size
+    side = max(1, round(size * pre.crop_pct))  # harness.Preprocessing.eval_crop with the sizes fixed for tracing
+    top = (size - side) // 2
+    kwargs = {"align_corners": False} if pre.torch_mode in ("bilinear", "bicubic") else {}
+
+    def _crop(images: torch.Tensor) -> torch.Tensor:
+        if pre.crop_pct >= 1.0:
+            return images
+        window = images[..., top:top + side, top:top + side]
+        out = torch.nn.functional.interpolate(window, size=(size, size), mode=pre.torch_mode, **kwargs)
+        return out.round().clamp(0, 255)  # whole pixel values, as the uint8 crop of the evaluation
+
     class Exported(torch.nn.Module):
         """Normalised images to class probabilities, as the row's evaluation computed them."""
 
@@ -40,8 +54,10 @@ def _wrapper(node: Any):  # noqa: ANN202 - torch stays lazy
             self.model = node.model
 
         def forward(self, images: torch.Tensor) -> torch.Tensor:
+            """``[B, 3, S, S]`` float 0-255 to ``[B, K]`` probabilities."""
+            x = node.pre.normalize(_crop(images) / 255.0)
             labels = torch.zeros(images.shape[0], dtype=torch.int64, device=images.device)
-            batch = Batch(images, labels, None, None, training=False, epoch=node.num_epochs - 1,
+            batch = Batch(x, labels, None, None, training=False, epoch=node.num_epochs - 1,
                           num_epochs=node.num_epochs, progress=1.0)
             logits, _ = split_outputs(forward(self.model, batch))
             return torch.softmax(logits.float(), dim=1)
@@ -60,16 +76,17 @@ def sidecar(predictor: Any, fmt: str, out: Path) -> dict[str, Any]:
         "row": predictor.row,
         "cell": predictor.record.id,
         "classes": list(predictor.classes),
-        "input": {"name": "images", "shape": ["batch", 3, s, s], "dtype": "float32", "layout": "NCHW, RGB"},
+        "input": {"name": "images", "shape": ["batch", 3, s, s], "dtype": "float32", "layout": "NCHW, RGB",
+                  "scale": "0-255, not normalised"},
         "output": {"name": "probabilities", "shape": ["batch", len(predictor.classes)], "dtype": "float32"},
         "preprocessing": {"image_size": s, "resize": node.resize, "mean": pre["mean"], "std": pre["std"],
-                          "crop_pct": pre.get("crop_pct", 1.0), "crop_interpolation": pre.get("interpolation"),
-                          "scale": 255.0},
+                          "crop_pct": pre.get("crop_pct", 1.0), "crop_interpolation": pre.get("interpolation")},
         "steps": [
             "decode the file as RGB (grey replicated; 16-bit scaled to 8 bits)",
-            f"resize to {s}x{s} with PIL's {node.resize} filter (no aspect-preserving crop)",
-            "if crop_pct < 1: keep the centre crop_pct of each side and resize back with crop_interpolation",
-            "x = (pixel / 255 - mean) / std per channel, as float32 NCHW",
+            f"resize to {s}x{s} with PIL's {node.resize} filter (the whole image, no aspect-preserving crop)",
+            "feed the pixels as float32 NCHW on the 0-255 scale",
+            "inside the graph: the centre crop_pct crop resized back with crop_interpolation (when crop_pct < 1), "
+            "(x / 255 - mean) / std, the model, softmax",
         ],
     }
 

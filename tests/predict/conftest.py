@@ -99,3 +99,9 @@ def stored():
         return run.predictions(cell.id, split), cell.classes, cell.id
 
     return read
+
+
+@pytest.fixture(scope="session")
+def make_images():
+    """``make_images(root, {"train": n, ...}, seed)``: class folders of noisy PNGs."""
+    return write_images
