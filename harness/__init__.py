@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from harness.model import Batch
     from harness.options import Problem
     from harness.preprocess import Preprocessing
+    from harness.predict import Prediction, Predictor
     from harness.predictions import PredictionSet
     from harness.registry import Registry
     from harness.schedule import Schedule
@@ -46,6 +47,8 @@ _LAZY = {
     "load_run": "harness.store",
     "Schedule": "harness.schedule",
     "Problem": "harness.options",
+    "Predictor": "harness.predict",
+    "Prediction": "harness.predict",
     "Preprocessing": "harness.preprocess",
     "Registry": "harness.registry",
     "TTAView": "harness.tta.types",
@@ -71,7 +74,9 @@ __all__ = [
     "Ensemble",
     "HarnessError",
     "PluginLoadError",
+    "Prediction",
     "PredictionSet",
+    "Predictor",
     "Preprocessing",
     "Problem",
     "Registry",
