@@ -176,7 +176,22 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
 def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_dir: Path, select_by: str,
              show_progress: bool, prefix: str, echo: Callable[[str], None], tta: dict[str, Any] | None,
              join: bool = False) -> None:
-    """Train one cell into ``cell_dir``; ``join``: help the study of a tuned cell another worker holds."""
+    """Train one cell into ``cell_dir``; ``join``: help the study of a tuned cell another worker holds.
+
+    Nothing the cell raises ends the matrix but the user's Ctrl-C (:mod:`harness.isolation`).
+    """
+    from harness.isolation import guarded
+
+    config = {**cell.config, "id": cell.id, "key": cell.key, "row": cell.row, "row_key": cell.row_key,
+              "plugins": plugins.versions()}
+    guarded(lambda: _run_one_unguarded(cell, data, plugins, cell_dir, select_by, show_progress, prefix, echo, tta,
+                                       join),
+            cell_dir, config, prefix, echo, lambda exc: plugins.hook.harness_cell_error(cell=cell, error=exc))
+
+
+def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_dir: Path, select_by: str,
+                       show_progress: bool, prefix: str, echo: Callable[[str], None], tta: dict[str, Any] | None,
+                       join: bool = False) -> None:
     from harness.train.cell import run_cell
 
     if "tune" in cell.config:  # other workers may share this folder: never delete it under them

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,19 +34,55 @@ STATUS = "status.json"
 RESUME = "resume.pt"  # training state after the last finished epoch, until the cell is done
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+class StoreWriteError(HarnessError):
+    """A file of the run store, the cache or a leaderboard could not be written.
+
+    The message is plain: ``no space left on device writing runs/x/cell/checkpoint.safetensors``.
+    """
+
+
+def write_failure(path: Path, exc: BaseException) -> StoreWriteError:
+    """A :class:`StoreWriteError` that says what went wrong writing ``path``, in words.
+
+    ``OSError`` gives its own words; a library that hides the ``OSError`` (torch's
+    ``inline_container.cc`` "unexpected pos") is explained by the free space left.
+    """
+    if isinstance(exc, StoreWriteError):
+        return exc
+    if isinstance(exc, OSError) and exc.strerror:
+        return StoreWriteError(f"{exc.strerror[0].lower()}{exc.strerror[1:]} writing {path}")
     try:
+        full = shutil.disk_usage(path.parent if path.parent.exists() else Path(".")).free < 1 << 20
+    except OSError:
+        full = False
+    if full:
+        return StoreWriteError(f"no space left on device writing {path}")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreWriteError(f"could not write {path}: {first}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    Raises:
+        StoreWriteError: the file system refused (full, read-only, gone); ``path`` keeps
+            its previous content.
+    """
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_failure(path, exc) from exc
         raise
 
 
@@ -76,6 +113,28 @@ def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+class DamagedFileError(HarnessError):
+    """A stored file exists but cannot be read (truncated, overwritten, not JSON)."""
+
+
+def read_json_checked(path: Path) -> Any:
+    """``read_json`` whose failures name the file.
+
+    Raises:
+        DamagedFileError: the file is unreadable or not JSON.
+    """
+    try:
+        return read_json(path)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DamagedFileError(f"{path}: unreadable ({_why(exc)})") from None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def predictions_frame(pred: PredictionSet):  # -> pandas.DataFrame
@@ -133,23 +192,102 @@ class CellRecord:
         """The model configuration this cell belongs to, seed left out."""
         return str(self.config.get("row", self.id))
 
+    @property
+    def seed(self) -> Any:
+        """The cell's training seed, or None where it has none (an ensemble across seeds)."""
+        return self.config.get("seed")
+
 
 def read_cell(path: Path) -> CellRecord:
-    """Read one cell folder, whatever state it is in."""
+    """Read one cell folder, whatever state it is in.
+
+    A damaged folder (a file that does not parse, a truncated checkpoint or table) reads
+    as ``incomplete``, with the damaged path in ``reason``, so the cell is redone; this
+    never raises for what is inside the folder.
+    """
     def maybe(name: str, default: Any) -> Any:
         p = path / name
-        return read_json(p) if p.exists() else default
+        if not p.exists():
+            return default
+        found = read_json_checked(p)
+        if not isinstance(found, type(default)):
+            raise DamagedFileError(f"{p}: unreadable (holds a {type(found).__name__}, not a {type(default).__name__})")
+        return found
 
-    status = maybe(STATUS, {"status": "incomplete"})
+    try:
+        status = maybe(STATUS, {"status": "incomplete"})
+        config = maybe("config.json", {})
+        history = maybe("history.json", [])
+        done = status.get("status") == "done"
+        metrics = maybe("metrics.json", {}) if done else {}
+        if done:
+            check_cell_files(path)
+    except (DamagedFileError, OSError) as exc:
+        reason = str(exc) if isinstance(exc, DamagedFileError) else f"{path}: unreadable ({_why(exc)})"
+        return CellRecord(id=path.name, path=path, status="incomplete", reason=f"damaged: {reason}")
     return CellRecord(
         id=path.name,
         path=path,
-        status=status.get("status", "incomplete"),
-        config=maybe("config.json", {}),
-        metrics=maybe("metrics.json", {}) if status.get("status") == "done" else {},
-        history=maybe("history.json", []),
-        reason=status.get("reason", ""),
+        status=str(status.get("status", "incomplete")),
+        config=config,
+        metrics=metrics,
+        history=history,
+        reason=str(status.get("reason", "")),
     )
+
+
+def check_cell_files(path: Path) -> None:
+    """Cheap checks that a done cell's tables, arrays and weights are whole.
+
+    Raises:
+        DamagedFileError: naming the first damaged file.
+    """
+    for table in sorted(path.glob("predictions_*.csv")):
+        _check_table(table)
+    for archive in sorted(path.glob("*.npz")):
+        _check_npz(archive)
+    checkpoint = path / "checkpoint.safetensors"
+    if checkpoint.exists():
+        _check_safetensors(checkpoint)
+
+
+def _check_table(path: Path) -> None:
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    if not data.endswith(b"\n") or len(lines) < 2:
+        raise DamagedFileError(f"{path}: truncated (no final line end)")
+    width = lines[0].count(b",")
+    for number, line in enumerate(lines[1:-1], start=2):
+        if line.count(b",") != width:
+            raise DamagedFileError(f"{path}: line {number} has {line.count(b',') + 1} fields, the header {width + 1}")
+
+
+def _check_npz(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.header_offset + info.compress_size > path.stat().st_size:
+                    raise DamagedFileError(f"{path}: truncated ({info.filename} runs past the end)")
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DamagedFileError(f"{path}: unreadable ({_why(exc)})") from None
+
+
+def _check_safetensors(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise DamagedFileError(f"{path}: truncated ({size} bytes)")
+        n = int.from_bytes(head, "little")
+        if n > size - 8:
+            raise DamagedFileError(f"{path}: truncated (header of {n} bytes in a {size}-byte file)")
+        try:
+            header = json.loads(f.read(n))
+        except ValueError:
+            raise DamagedFileError(f"{path}: unreadable (its header is not JSON)") from None
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    if 8 + n + max(ends, default=0) != size:
+        raise DamagedFileError(f"{path}: truncated ({size} bytes, the header describes {8 + n + max(ends, default=0)})")
 
 
 class Run:
@@ -164,7 +302,10 @@ class Run:
         self.path = Path(path)
         if not self.path.is_dir():
             raise HarnessError(f"{self.path}: no such run folder")
-        self.meta: dict[str, Any] = read_json(self.path / "run.json") if (self.path / "run.json").exists() else {}
+        try:
+            self.meta: dict[str, Any] = read_json_checked(self.path / "run.json") if (self.path / "run.json").exists() else {}
+        except DamagedFileError:  # only descriptive; the cells hold the results
+            self.meta = {}
         self.cells: dict[str, CellRecord] = {
             p.name: read_cell(p) for p in sorted(self.path.iterdir()) if p.is_dir() and not p.name.startswith(".")
         }
@@ -184,7 +325,10 @@ class Run:
         path = self._cell(cell_id).path / f"predictions_{split}.csv"
         if not path.exists():
             raise HarnessError(f"{path}: no stored predictions for split {split!r}")
-        return pd.read_csv(path, dtype={"sample_id": str})
+        try:
+            return pd.read_csv(path, dtype={"sample_id": str})
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise DamagedFileError(f"{path}: unreadable ({_why(exc)})") from None
 
     def prediction_set(self, cell_id: str, split: str = "test") -> PredictionSet:
         """The stored predictions with maps and masks, ready for metric functions."""
@@ -196,10 +340,13 @@ class Run:
         masks = has_mask = None
         npz = cell.path / f"maps_{split}.npz"
         if npz.exists():
-            with np.load(npz, allow_pickle=False) as data:
-                maps = {k[4:]: data[k].astype(np.float32) for k in data.files if k.startswith("map_")}
-                masks = data["masks"] if "masks" in data.files else None
-                has_mask = data["has_mask"] if "has_mask" in data.files else None
+            try:
+                with np.load(npz, allow_pickle=False) as data:
+                    maps = {k[4:]: data[k].astype(np.float32) for k in data.files if k.startswith("map_")}
+                    masks = data["masks"] if "masks" in data.files else None
+                    has_mask = data["has_mask"] if "has_mask" in data.files else None
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+                raise DamagedFileError(f"{npz}: unreadable ({_why(exc)})") from None
         return PredictionSet(
             classes=classes,
             sample_ids=tuple(frame["sample_id"]),

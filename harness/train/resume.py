@@ -32,13 +32,20 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
     No fsync: the point is surviving a killed process, which the page cache does; after a
     power loss an unreadable file only means the cell starts over.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    from harness.store import write_failure
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_failure(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, (OSError, RuntimeError)):  # torch reports a full disk as "unexpected pos"
+            raise write_failure(path, exc) from exc
         raise
 
 
