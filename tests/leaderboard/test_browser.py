@@ -1,4 +1,5 @@
-"""A generated leaderboard in a real headless Chromium: no console errors, sortable tables.
+"""A generated leaderboard in a real headless Chromium: no console errors, sortable tables,
+a ranking that fits a 1400 px window, row pages that open from the index.
 
 Chromium is driven through the DevTools protocol over a websocket, with a minimal
 websocket client written on the standard library (text frames, client masking, the
@@ -25,6 +26,7 @@ import pytest
 
 from harness import PredictionSet
 from harness.leaderboard import build_leaderboard
+from harness.leaderboard.figures.wrong import row_slug
 from harness.metrics import classification_metrics
 from harness.store import atomic_save_npz, atomic_write_json, load_run, write_predictions
 
@@ -35,6 +37,14 @@ CLASSES = ("normal", "defect")
 N = 60
 # row -> (skill, latency): ranked b, c, a by F1, so rank order is neither alphabetical nor by latency
 ROWS = {"a-model": (0.6, 1.0), "b-model": (3.0, 9.0), "c-model": (1.6, 3.0)}
+# names as long as the ablation's, for the width check
+LONG_ROWS = {
+    "gain-mtl strategy=S6 backbone=resnet10t fpn_channels=32 hidden=64 head_channels=32": (2.5, 6.0),
+    "cats img_size=64 patch_size=16 cnn_feature_extractor=efficientnet_b0_feat2 emb_dim=24": (1.2, 4.0),
+    "timm arch=efficientnet_b0 +tta(identity,hflip,vflip) mean": (2.0, 12.0),
+    "ensemble stacking": (2.8, 20.0),
+    "timm arch=convnext_atto": (1.8, 2.0),
+}
 
 
 class DevTools:
@@ -124,17 +134,19 @@ class DevTools:
         return result["result"].get("value")
 
 
-def _write_run(root: Path) -> None:
+def _write_run(root: Path, rows: dict[str, tuple[float, float]] = ROWS) -> None:
     rng = np.random.default_rng(3)
     labels = np.arange(N) % 2
     ids = tuple(f"img{i:03d}" for i in range(N))
-    for row, (skill, latency) in ROWS.items():
+    for r, (row, (skill, latency)) in enumerate(rows.items()):
         p1 = 1.0 / (1.0 + np.exp(-(skill * (2 * labels - 1) + rng.normal(size=N))))
         proba = np.stack([1 - p1, p1], axis=1)
-        cell = root / f"{row}-s0"
+        cell = root / f"cell{r}-s0"
         atomic_write_json(
             cell / "config.json", {"classes": list(CLASSES), "row": row, "seed": 0, "model": {"plugin": row}}
         )
+        history = [{"epoch": e, "train.loss": 1 / e, "val.loss": 1.2 / e, "val.f1_macro": 0.5 + 0.1 * e} for e in (1, 2)]
+        atomic_write_json(cell / "history.json", history)
         metrics = {f"test.{k}": v for k, v in classification_metrics(labels, proba, CLASSES).items()}
         atomic_write_json(cell / "metrics.json", metrics | {"test.latency_ms": latency, "params": 1000.0 * latency})
         write_predictions(cell, "test", PredictionSet(CLASSES, ids, labels, proba))
@@ -226,7 +238,7 @@ def test_leaderboard_sorts_in_chromium_without_errors(browser: DevTools, tmp_pat
     by_ece = sorted(
         ranked, key=lambda r: next(x for x in results["rows"] if x["row"] == r)["metrics"]["test.ece"]["mean"]
     )
-    assert ranked == ["b-model", "c-model", "a-model"]
+    assert [r for r in ranked if r in ROWS] == ["b-model", "c-model", "a-model"]  # chance rows rank among them
 
     for domain in ("Runtime", "Log", "Page"):
         browser.call(f"{domain}.enable")
@@ -244,7 +256,6 @@ def test_leaderboard_sorts_in_chromium_without_errors(browser: DevTools, tmp_pat
         browser.evaluate("document.querySelector('table.calibration thead th:nth-child(3)').getAttribute('aria-sort')")
         == "ascending"
     )
-    assert browser.evaluate("document.querySelectorAll('.gallery img').length") > 0
 
     shot = base64.b64decode(browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"])
     path = tmp_path / "leaderboard.png"
@@ -255,3 +266,96 @@ def test_leaderboard_sorts_in_chromium_without_errors(browser: DevTools, tmp_pat
     time.sleep(0.2)  # let late console messages arrive
     browser.call("Runtime.evaluate", expression="1")
     assert _errors(browser.events) == []
+
+
+def _open(tools: DevTools, path: Path) -> None:
+    tools.events.clear()
+    tools.call("Page.navigate", url=path.resolve().as_uri())
+    tools.wait_for("Page.loadEventFired")
+
+
+def _screenshot(tools: DevTools, path: Path) -> tuple[int, int]:
+    shot = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
+    path.write_bytes(shot)
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack("!II", shot[16:24])  # IHDR: width, height
+
+
+@pytest.fixture()
+def long_board(tmp_path: Path) -> Path:
+    _write_run(tmp_path / "runs" / "long", LONG_ROWS)
+    out = tmp_path / "board"
+    build_leaderboard(load_run(tmp_path / "runs" / "long"), out, rank_by="test.recall_defect", title="Width check")
+    return out
+
+
+def test_ranking_fits_a_1400_px_window(browser: DevTools, long_board: Path, tmp_path: Path) -> None:
+    for domain in ("Runtime", "Log", "Page"):
+        browser.call(f"{domain}.enable")
+    browser.call("Emulation.setDeviceMetricsOverride", width=1400, height=900, deviceScaleFactor=1, mobile=False)
+    _open(browser, long_board / "index.html")
+    assert browser.evaluate("window.innerWidth") == 1400
+    assert _screenshot(browser, tmp_path / "index-1400.png") == (1400, 900)
+    # the rank metric and "vs #1" lie inside the window and nothing scrolls sideways
+    for selector in ("table.ranking th.key", "table.ranking th.versus", "table.ranking tbody tr:last-child td.key"):
+        box = browser.evaluate(
+            f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            " return [r.left, r.right, r.width]; })()"
+        )
+        assert 0 <= box[0] and box[1] <= 1400 and box[2] > 0, (selector, box)
+    assert browser.evaluate("document.querySelector('table.ranking th.key').textContent") == "test.recall_defect"
+    overflow = "(() => { const s = document.querySelector('table.ranking').parentNode; return [s.scrollWidth, s.clientWidth]; })()"
+    width, visible = browser.evaluate(overflow)
+    assert width <= visible
+    assert browser.evaluate("document.documentElement.scrollWidth") <= 1400
+    # the other columns wait behind the toggle, and a real click on its label shows them
+    hidden = "Array.from(document.querySelectorAll('table.ranking thead th.more')).map(e => getComputedStyle(e).display)"
+    shown = browser.evaluate(hidden)
+    assert len(shown) >= 4 and set(shown) == {"none"}
+    _click(browser, "label[for=all-columns]")
+    assert set(browser.evaluate(hidden)) == {"table-cell"}
+    assert browser.evaluate("document.getElementById('all-columns').checked") is True
+    wide, visible = browser.evaluate(overflow)
+    assert wide > visible  # every column at once does not fit: the check above can fail
+    _screenshot(browser, tmp_path / "index-1400-all-columns.png")
+    # sorting still follows the header that was clicked, hidden columns and all
+    _click(browser, "table.ranking thead th:nth-child(2)")
+    assert _order(browser, "ranking") == sorted(_order(browser, "ranking"))
+    height = browser.evaluate("document.documentElement.scrollHeight")
+    assert height < 4000, height  # the index holds tables, not every row's figures
+    time.sleep(0.2)
+    browser.call("Runtime.evaluate", expression="1")
+    assert _errors(browser.events) == []
+
+
+def test_a_row_page_opens_from_the_index(browser: DevTools, long_board: Path, tmp_path: Path) -> None:
+    for domain in ("Runtime", "Log", "Page"):
+        browser.call(f"{domain}.enable")
+    browser.call("Emulation.setDeviceMetricsOverride", width=1400, height=900, deviceScaleFactor=1, mobile=False)
+    _open(browser, long_board / "index.html")
+    row = "cats img_size=64 patch_size=16 cnn_feature_extractor=efficientnet_b0_feat2 emb_dim=24"
+    browser.events.clear()
+    _click(browser, f"table.ranking a[href='rows/{row_slug(row)}.html']")  # a real click on the row's name
+    browser.wait_for("Page.loadEventFired")
+    assert browser.evaluate("location.pathname").endswith(f"/rows/{row_slug(row)}.html")
+    assert browser.evaluate("document.querySelector('h1').textContent").endswith(row)
+    sections = browser.evaluate("Array.from(document.querySelectorAll('main > section')).map(s => s.id)")
+    assert sections[:2] == ["summary", "per-class"] and {"confusion", "curves", "wrong"} <= set(sections)
+    contents = browser.evaluate("Array.from(document.querySelectorAll('nav.contents a')).map(a => a.getAttribute('href'))")
+    assert contents == [f"#{s}" for s in sections]
+    # every figure decodes, and none is wider than the window (text stays at its drawn size)
+    sizes = browser.evaluate("Array.from(document.querySelectorAll('figure img')).map(i => [i.naturalWidth, i.width])")
+    assert all(n > 0 and 0 < w <= 1400 for n, w in sizes), sizes
+    assert len(sizes) > 3 and browser.evaluate("document.querySelectorAll('.gallery img').length") == len(sizes) - 3
+    figures = browser.evaluate("Array.from(document.querySelectorAll('.figures img')).map(i => [i.naturalWidth, i.width])")
+    assert all(n == w for n, w in figures), figures  # shown at their pixel size, not shrunk
+    assert browser.evaluate("document.documentElement.scrollWidth") <= 1400
+    assert _screenshot(browser, tmp_path / "row-1400.png") == (1400, 900)
+    console = list(browser.events)
+    browser.events.clear()
+    _click(browser, "nav.crumbs a[href='../index.html']")
+    browser.wait_for("Page.loadEventFired")
+    assert browser.evaluate("location.pathname").endswith("/board/index.html")
+    time.sleep(0.2)
+    browser.call("Runtime.evaluate", expression="1")
+    assert _errors(console + browser.events) == []
