@@ -118,7 +118,12 @@ class Option:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "list":
             inner = f" of {self.item.describe()}" if self.item else ""
-            size = f" with at least {self.min_items} item{'s' * (self.min_items != 1)}" if self.min_items else ""
+            if self.max_items is not None and self.max_items == self.min_items:
+                size = f" of exactly {self.min_items} item{'s' * (self.min_items != 1)}"
+            elif self.min_items:
+                size = f" with at least {self.min_items} item{'s' * (self.min_items != 1)}"
+            else:
+                size = ""
             return f"a list{size}{inner}"
         if self.kind == "int" and (self.min, self.max, self.gt, self.lt) == (1, None, None, None):
             return "a positive integer"
@@ -253,17 +258,21 @@ class Options:
         return name in self.spec
 
     def check(self, options: Mapping[str, Any]) -> list[Problem]:
-        """Every problem of ``options``: unknown keys, missing required ones, bad values."""
-        problems = [] if self.open else unknown_keys(options, self.spec, self.what)
-        for name, option in self.spec.items():
-            if name not in options:
-                if option.required:
-                    problems.append(Problem(name, f"is required by {self.what} ({option.describe()})"))
+        """Every problem of ``options``: unknown keys and bad values in the order given, then
+        missing required keys, then the ``extra`` rules."""
+        problems = []
+        for name, value in options.items():  # in the order the block lists them
+            option = self.spec.get(name)
+            if option is None:
+                problems += [] if self.open else unknown_keys({name: value}, self.spec, self.what)
                 continue
-            found = option.problem(options[name])
+            found = option.problem(value)
             if found:
-                hint = did_you_mean(options[name], map(str, option.choices)) if option.kind == "choice" else ""
+                hint = did_you_mean(value, map(str, option.choices)) if option.kind == "choice" else ""
                 problems.append(Problem(name, found + hint))
+        for name, option in self.spec.items():
+            if name not in options and option.required:
+                problems.append(Problem(name, f"is required by {self.what} ({option.describe()})"))
         typed = all(p.key not in self.spec for p in problems)  # an unknown key does not block the rules
         if typed and self.extra is not None:
             known = {k: v for k, v in options.items() if k in self.spec or self.open}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.config.problems import Problems
+from harness.options import is_int, is_number
 
 _NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]*\Z")  # \Z: "$" would let a final newline through
 
@@ -25,9 +26,9 @@ class Field:
 
 def _type_ok(kind: str, value: Any) -> bool:
     if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_int(value)
     if kind == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)  # finite: TOML's inf and nan are no setting
     if kind == "str":
         return isinstance(value, str)
     if kind == "bool":

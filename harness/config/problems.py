@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config.lines import LineIndex
 from harness.errors import ConfigError
+from harness.options import did_you_mean
 
 
 @dataclass
@@ -31,8 +31,7 @@ class Problems:
             self.warnings.append(entry)
 
     def unknown_key(self, path: str, key: str, allowed: list[str]) -> None:
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(key, allowed)
         self.add(f"{path}.{key}" if path else key, f"unknown key.{hint} Allowed: {', '.join(sorted(allowed))}")
 
     def lines(self) -> list[str]:

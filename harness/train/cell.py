@@ -17,7 +17,8 @@ from harness.data import Dataset
 from harness.matrix import Cell
 from harness.store import RESUME as RESUME_FILE
 from harness.store import atomic_save_npz, atomic_write_bytes, atomic_write_json, write_predictions
-from harness.train.components import build_components
+from harness.anomaly.model import OneClassModel
+from harness.train.components import build_components, build_model
 from harness.train.efficiency import gmacs_per_image, measure_latency
 from harness.train.evaluate import compute_metrics, predict
 from harness.train.loop import Trainer, batch_slices, fit, resolve_device, seed_everything
@@ -75,8 +76,20 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
     train = config["train"]
     device = resolve_device(train.get("device", "cpu"))
     generator = seed_everything(cell.seed)
+    model = build_model(config, len(dataset.classes), registries)
+    if isinstance(model, OneClassModel):  # fitted on normal images, scored, calibrated on validation
+        from harness.train.one_class import run_one_class_cell
+
+        metrics = run_one_class_cell(model, config, dataset, registries, cell_dir, device=device, generator=generator,
+                                     on_epoch=on_epoch, save_checkpoint=save_checkpoint)
+        atomic_write_json(cell_dir / "metrics.json", metrics)
+        return metrics
+    if train.get("train_on", "all") == "normal":
+        from harness.train.one_class import normal_train
+
+        dataset = normal_train(dataset)
     steps = len(batch_slices(len(dataset.train), train["batch_size"]))
-    c = build_components(config, dataset, registries, steps, device)
+    c = build_components(config, dataset, registries, steps, device, model=model)
     trainer = Trainer(c, dataset, config, select_by, device, generator)
     resume_path = cell_dir / RESUME_FILE
     with tqdm(total=train["epochs"] * steps, desc=cell.id, unit="step", leave=False, file=sys.stderr,

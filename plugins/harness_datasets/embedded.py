@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from harness import options as opt
+
 GENERATOR_VERSION = "3"  # 3: blob fill comes from the split's own band
 TEXTURES = ("brick", "grass", "gravel")
 KINDS = ("crack", "blob", "patch", "stain")
@@ -26,34 +28,23 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def check(options: dict[str, Any]) -> list[tuple[str, str]]:
-    """Problems with the options, without building anything."""
-    import difflib
+OPTIONS = opt.Options(
+    "dataset 'synthetic-defects'",
+    image_size=opt.Int(64, min=8, doc="side of the square images"),
+    n_train=opt.Int(DEFAULTS["n_train"], min=2), n_val=opt.Int(DEFAULTS["n_val"], min=2),
+    n_test=opt.Int(DEFAULTS["n_test"], min=2),
+    defect_ratio=opt.Float(DEFAULTS["defect_ratio"], gt=0, lt=1, doc="share of defective images per split"),
+    textures=opt.List(opt.Choice(*TEXTURES), DEFAULTS["textures"], min_items=1),
+    defect_kinds=opt.List(opt.Choice(*KINDS), DEFAULTS["defect_kinds"], min_items=1),
+    channels=opt.Choice(1, 3, default=DEFAULTS["channels"], doc="3 = RGB, 1 = grey"),
+    seed=opt.Int(DEFAULTS["seed"], min=0, doc="numpy rejects negative seeds"),
+)
+"""What ``[dataset]`` takes for the embedded data."""
 
-    problems = []
-    allowed = ("image_size", *DEFAULTS)
-    for key in options:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append((key, f"unknown option of dataset 'synthetic-defects'.{hint} Allowed: {', '.join(allowed)}"))
-    for key in ("n_train", "n_val", "n_test"):
-        value = options.get(key, DEFAULTS[key])
-        if not isinstance(value, int) or isinstance(value, bool) or value < 2:
-            problems.append((key, f"must be an integer >= 2, got {value!r}"))
-    ratio = options.get("defect_ratio", 0.5)
-    if not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
-        problems.append(("defect_ratio", f"must be a number strictly between 0 and 1, got {ratio!r}"))
-    for key, known in (("textures", TEXTURES), ("defect_kinds", KINDS)):
-        value = options.get(key, DEFAULTS[key])
-        if not isinstance(value, list) or not value or any(v not in known for v in value):
-            problems.append((key, f"must be a non-empty list drawn from {', '.join(known)}, got {value!r}"))
-    if options.get("channels", 3) not in (1, 3):
-        problems.append(("channels", f"must be 1 or 3, got {options.get('channels')!r}"))
-    seed = options.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:  # numpy rejects negative seeds
-        problems.append(("seed", f"must be an integer >= 0, got {seed!r}"))
-    return problems
+
+def check(options: dict[str, Any]) -> list[opt.Problem]:
+    """Problems with the options, without building anything."""
+    return OPTIONS.check(options)
 
 
 def _texture(name: str) -> np.ndarray:

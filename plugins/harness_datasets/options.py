@@ -1,91 +1,63 @@
-"""Option specs and checks shared by the file-based dataset plugins.
+"""Option specs and checks shared by the file-based dataset plugins, on :mod:`harness.options`.
 
-A spec maps each option key to ``(default, validator)``; a validator returns None for a
-good value and a short message for a bad one. Checks never touch the file system, so
-``harness validate`` stays fast and works before the data is copied over.
+A spec maps each option key to ``(default, option)``, the option an
+:class:`harness.options.Option`; :func:`check_spec` turns a spec into a
+:class:`harness.options.Options` block, so every dataset speaks the one wording of
+the harness. Checks never touch the file system, so ``harness validate`` stays fast and
+works before the data is copied over.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from harness import RESIZE_METHODS, HarnessError
+from harness import options as opt
 
-Problem = tuple[str, str]
-Validator = Callable[[Any], "str | None"]
-Spec = Mapping[str, tuple[Any, Validator]]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+Problem = opt.Problem
+Spec = Mapping[str, tuple[Any, opt.Option]]
 
 
-def ratio(*, low_open: bool = False, high_closed: bool = False) -> Validator:
+def ratio(*, low_open: bool = False, high_closed: bool = False) -> opt.Option:
     """A number in ``[0, 1)``; ``low_open`` excludes 0 and ``high_closed`` includes 1."""
-    text = f"a number {'>' if low_open else '>='} 0 and {'<=' if high_closed else '<'} 1"
-
-    def check(value: Any) -> str | None:
-        if not _number(value):
-            return f"must be {text}, got {value!r}"
-        too_low = value <= 0 if low_open else value < 0
-        too_high = value > 1 if high_closed else value >= 1
-        return f"must be {text}, got {value!r}" if too_low or too_high else None
-
-    return check
+    return opt.Float(min=None if low_open else 0, gt=0 if low_open else None,
+                     max=1 if high_closed else None, lt=None if high_closed else 1)
 
 
-def integer(low: int = 0) -> Validator:
+def integer(low: int = 0) -> opt.Option:
     """An int ``>= low`` (not a bool)."""
-
-    def check(value: Any) -> str | None:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-        return None if ok else f"must be an integer >= {low}, got {value!r}"
-
-    return check
+    return opt.Int(min=low)
 
 
-def text(*, optional: bool = False) -> Validator:
+def _non_empty(value: str) -> str | None:
+    return None if value.strip() else f"must be a non-empty string, got {value!r}"
+
+
+def text(*, optional: bool = False) -> opt.Option:
     """A non-empty string; ``optional`` also accepts None (unset)."""
-
-    def check(value: Any) -> str | None:
-        if value is None and optional:
-            return None
-        return None if isinstance(value, str) and value.strip() else f"must be a non-empty string, got {value!r}"
-
-    return check
+    return opt.Str(nullable=optional, rule=_non_empty)
 
 
-def choice(*allowed: str) -> Validator:
+def choice(*allowed: str) -> opt.Option:
     """One of ``allowed``."""
-
-    def check(value: Any) -> str | None:
-        return None if value in allowed else f"must be one of {', '.join(map(repr, allowed))}, got {value!r}"
-
-    return check
+    return opt.Choice(*allowed)
 
 
-def names(*, optional: bool = True) -> Validator:
+def _distinct(value: list[str]) -> str | None:
+    return None if len(set(value)) == len(value) else f"names must be distinct, got {value!r}"
+
+
+def names(*, optional: bool = True) -> opt.Option:
     """A non-empty list of distinct non-empty strings (or None when optional)."""
-
-    def check(value: Any) -> str | None:
-        if value is None and optional:
-            return None
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
-            return f"must be a non-empty list of names, got {value!r}"
-        return None if len(set(value)) == len(value) else f"names must be distinct, got {value!r}"
-
-    return check
+    return opt.List(opt.Str(rule=_non_empty), min_items=1, nullable=optional, rule=_distinct)
 
 
-def flag(value: Any) -> str | None:
-    """A TOML boolean."""
-    return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+flag = opt.Bool()
+"""A TOML boolean."""
 
-
-COMMON: dict[str, tuple[Any, Validator]] = {
+COMMON: dict[str, tuple[Any, opt.Option]] = {
     "image_size": (64, integer(8)),
     "seed": (0, integer(0)),
     "on_corrupt": ("fail", choice("fail", "skip")),
@@ -95,33 +67,25 @@ COMMON: dict[str, tuple[Any, Validator]] = {
 """Options every file-based plugin takes: decode size, split seed, broken files, threads."""
 
 
+def options_of(plugin: str, spec: Spec, required: tuple[str, ...] = ()) -> opt.Options:
+    """The :class:`harness.options.Options` of a spec, ``required`` keys without default."""
+    declared = {key: dataclasses.replace(option, default=opt.REQUIRED if key in required else default)
+                for key, (default, option) in spec.items()}
+    return opt.Options(f"dataset {plugin!r}", **declared)
+
+
 def check_spec(plugin: str, options: Mapping[str, Any], spec: Spec, required: tuple[str, ...] = ()) -> list[Problem]:
     """Unknown keys (with a suggestion), missing required keys and bad values.
 
     Args:
         plugin: the dataset name, for messages.
-        options: the options as written (``image_size`` included).
+        options: the options as written (``image_size`` included); ``plugin`` is ignored
+            and a required key set to None counts as missing.
         spec: the plugin's options, :data:`COMMON` included.
         required: keys that have no default.
     """
-    problems: list[Problem] = []
-    allowed = sorted(spec)
-    for key in options:
-        if key == "plugin":
-            continue
-        if key not in spec:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append((key, f"unknown option of dataset {plugin!r}.{hint} Allowed: {', '.join(allowed)}"))
-    for key in required:
-        if options.get(key) is None:
-            problems.append((key, f"is required by dataset {plugin!r}"))
-    for key, value in options.items():
-        if key in spec and not (value is None and key in required):
-            message = spec[key][1](value)
-            if message:
-                problems.append((key, message))
-    return problems
+    given = {k: v for k, v in options.items() if k != "plugin" and not (v is None and k in required)}
+    return options_of(plugin, spec, required).check(given)
 
 
 def resolve(options: Mapping[str, Any], spec: Spec, problems: list[Problem]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Options of the ``timm`` and ``convnext-attention`` models and their validation.
+"""Options of the ``timm`` and ``convnext-attention`` models, declared with :mod:`harness.options`.
 
 The checks import timm only to look an architecture name up (and to suggest close
 names); they never build a model.
@@ -11,132 +11,107 @@ import os
 from typing import Any
 
 from harness import HarnessError
+from harness import options as opt
 
-TIMM_OPTIONS = ("arch", "pretrained", "weights", "drop_rate", "drop_path_rate", "img_size", "crop_pct")
-"""Options of the ``timm`` model plugin."""
+Problems = list[opt.Problem]
 
-ATTENTION_DEFAULTS: dict[str, Any] = {
-    "arch": "convnext_atto",
-    "heads": 8,
-    "dropout": 0.0,
-    "pretrained": False,
-    "weights": None,
-    "crop_pct": None,
+
+def _arch_rule(family: str = "") -> Any:
+    """A rule: the name is a timm architecture (of ``family``, when given)."""
+    example = f"{family}_atto" if family else "convnext_atto"
+
+    def rule(arch: str) -> str | None:
+        if not arch:
+            return f"is required: a timm architecture name such as \"{example}\""
+        import timm
+
+        if not timm.is_model(arch):
+            names = timm.list_models(f"{family}*") if family else timm.list_models()
+            close = difflib.get_close_matches(arch, names, n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            return f"{arch!r} is not a timm architecture.{hint}"
+        if family and not arch.startswith(family):
+            return f"must be a {family} architecture (e.g. \"{example}\", \"{family}_tiny\"), got {arch!r}"
+        return None
+
+    return rule
+
+
+def _weights_file(path: str) -> str | None:
+    return None if os.path.isfile(path) else f"must be the path of a local weights file; {path!r} does not exist"
+
+
+def _img_size(value: Any) -> str | None:
+    size = opt.Int(min=1)
+    if size.problem(value) is None:
+        return None
+    if isinstance(value, list | tuple) and len(value) == 2 and all(size.problem(v) is None for v in value):
+        return None
+    return f"must be a positive integer (or a [height, width] pair), got {value!r}"
+
+
+def _one_source(options: dict[str, Any]) -> Problems:
+    if options.get("weights") is not None and options.get("pretrained") is True:
+        return [opt.Problem("weights", "give either pretrained = true or weights = \"path\", not both")]
+    return []
+
+
+_SOURCE = {
+    "pretrained": opt.Bool(False, doc="ImageNet weights (offline only for tf_efficientnet_lite0)"),
+    "weights": opt.Str(None, nullable=True, rule=_weights_file, doc="a local .safetensors or torch file"),
+    "crop_pct": opt.Float(None, gt=0, max=1, nullable=True, doc="fraction of each side kept at evaluation"),
 }
+
+TIMM = opt.Options(
+    "model plugin 'timm'",
+    extra=_one_source,
+    arch=opt.Str(opt.REQUIRED, rule=_arch_rule(), doc="any timm architecture name"),
+    drop_rate=opt.Float(0.0, min=0, lt=1),
+    drop_path_rate=opt.Float(0.0, min=0, lt=1),
+    img_size=opt.Any_(None, rule=_img_size, doc="input size, for models that take one (ViTs)"),
+    **_SOURCE,
+)
+"""Options of the ``timm`` model plugin."""
+TIMM_OPTIONS = TIMM.names
+
+ATTENTION = opt.Options(
+    "model plugin 'convnext-attention'",
+    extra=_one_source,
+    arch=opt.Str("convnext_atto", rule=_arch_rule("convnext")),
+    heads=opt.Int(8, min=1, doc="attention heads of the pooling query"),
+    dropout=opt.Float(0.0, min=0, lt=1),
+    **_SOURCE,
+)
+ATTENTION_DEFAULTS: dict[str, Any] = {name: option.default for name, option in ATTENTION.spec.items()}
 """Options of the ``convnext-attention`` model plugin and their defaults."""
 
-Problems = list[tuple[str, str]]
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _unknown(options: dict[str, Any], allowed: tuple[str, ...], plugin: str) -> Problems:
-    problems = []
-    for key in options:
-        if key == "plugin" or key in allowed:
-            continue
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        problems.append((key, f"unknown option of model plugin {plugin!r}.{hint} Allowed: {', '.join(allowed)}"))
-    return problems
-
-
-def _check_arch(arch: Any, family: str = "") -> Problems:
-    """The architecture name is a timm model (of ``family``, when given)."""
-    example = f"{family}_atto" if family else "convnext_atto"
-    if not isinstance(arch, str) or not arch:
-        return [("arch", f"is required: a timm architecture name such as \"{example}\"")]
-    import timm
-
-    if not timm.is_model(arch):
-        names = timm.list_models(f"{family}*") if family else timm.list_models()
-        close = difflib.get_close_matches(arch, names, n=3, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        return [("arch", f"{arch!r} is not a timm architecture.{hint}")]
-    if family and not arch.startswith(family):
-        return [("arch", f"must be a {family} architecture (e.g. \"{example}\", \"{family}_tiny\"), got {arch!r}")]
-    return []
-
-
-def _check_source(options: dict[str, Any]) -> Problems:
-    """``pretrained`` is a bool, ``weights`` an existing file, and not both at once."""
-    problems = []
-    pretrained = options.get("pretrained", False)
-    if not isinstance(pretrained, bool):
-        problems.append(("pretrained", f"must be true or false, got {pretrained!r}"))
-    weights = options.get("weights")
-    if weights is not None and not (isinstance(weights, str) and os.path.isfile(weights)):
-        problems.append(("weights", f"must be the path of a local weights file; {weights!r} does not exist"))
-    elif weights is not None and pretrained is True:
-        problems.append(("weights", "give either pretrained = true or weights = \"path\", not both"))
-    return problems
-
-
-def _check_rate(options: dict[str, Any], key: str) -> Problems:
-    value = options.get(key, 0.0)
-    if not (_is_number(value) and 0 <= value < 1):
-        return [(key, f"must be a number in [0, 1), got {value!r}")]
-    return []
-
-
-def _check_img_size(value: Any) -> Problems:
-    if _is_int(value) and value > 0:
-        return []
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) and v > 0 for v in value):
-        return []
-    return [("img_size", f"must be a positive integer (or a [height, width] pair), got {value!r}")]
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k != "plugin"}
 
 
 def check_crop(options: dict[str, Any]) -> Problems:
     """``crop_pct``, when given, is the fraction of each side kept at evaluation, in (0, 1]."""
-    value = options.get("crop_pct")
-    if value is None or (_is_number(value) and 0 < value <= 1):
-        return []
-    return [("crop_pct", f"must be a number in (0, 1] (1 evaluates whole images), got {value!r}")]
+    found = _SOURCE["crop_pct"].problem(options.get("crop_pct"))
+    return [opt.Problem("crop_pct", found)] if found else []
 
 
 def check_timm(options: dict[str, Any]) -> Problems:
-    """Validate options of the ``timm`` model plugin.
-
-    Args:
-        options: the model block's options (a ``plugin`` key is ignored).
+    """Validate options of the ``timm`` model plugin (a ``plugin`` key is ignored).
 
     Returns:
-        ``(option_key, message)`` for every problem; empty when all is well.
+        One :class:`harness.Problem` per problem; empty when all is well.
     """
-    problems = _unknown(options, TIMM_OPTIONS, "timm")
-    problems += _check_arch(options.get("arch"))
-    problems += _check_source(options)
-    for key in ("drop_rate", "drop_path_rate"):
-        problems += _check_rate(options, key)
-    if "img_size" in options:
-        problems += _check_img_size(options["img_size"])
-    return problems + check_crop(options)
+    return TIMM.check(_given(options))
 
 
 def check_attention(options: dict[str, Any]) -> Problems:
-    """Validate options of the ``convnext-attention`` model plugin.
-
-    Args:
-        options: the model block's options (a ``plugin`` key is ignored).
+    """Validate options of the ``convnext-attention`` model plugin (a ``plugin`` key is ignored).
 
     Returns:
-        ``(option_key, message)`` for every problem; empty when all is well.
+        One :class:`harness.Problem` per problem; empty when all is well.
     """
-    problems = _unknown(options, tuple(ATTENTION_DEFAULTS), "convnext-attention")
-    problems += _check_arch(options.get("arch", ATTENTION_DEFAULTS["arch"]), family="convnext")
-    problems += _check_source(options)
-    problems += _check_rate(options, "dropout")
-    heads = options.get("heads", ATTENTION_DEFAULTS["heads"])
-    if not (_is_int(heads) and heads > 0):
-        problems.append(("heads", f"must be a positive integer, got {heads!r}"))
-    return problems + check_crop(options)
+    return ATTENTION.check(_given(options))
 
 
 def raise_problems(plugin: str, problems: Problems) -> None:

@@ -141,7 +141,7 @@ def test_broken_trees_and_options_give_clear_errors(tmp_path):
         folder(image_size=SIZE, root=str(mixed))
     problems = dict(check({"root": "x", "val_ratio": 0.6, "test_ratio": 0.5, "sed": 1}))
     assert "val_ratio + test_ratio" in problems["test_ratio"] and "Did you mean 'seed'" in problems["sed"]
-    assert check({}) == [("root", "is required by dataset 'folder'")]
+    assert check({}) == [("root", "is required by dataset 'folder' (a string)")]
 
 
 def test_second_build_maps_the_cache_and_a_changed_image_rebuilds_it(tmp_path):

@@ -151,7 +151,7 @@ def test_checks_report_unknown_keys_and_bad_values():
     problems = dict(check_focal({"gama": 2.0, "label_smoothing": 1.0, "alpha": "high"}))
     assert set(problems) == {"gama", "label_smoothing", "alpha"}
     assert "Did you mean 'gamma'?" in problems["gama"]
-    assert "< 1.0" in problems["label_smoothing"]
+    assert "< 1" in problems["label_smoothing"]
     assert check_focal({"gamma": 0, "alpha": [0.3, 0.7], "name": "focal"}) == []
     assert [key for key, _ in check_ce({"class_weights": [0, 0]})] == ["class_weights"]
     assert [key for key, _ in check_ce({"class_weights": [1, -1]})] == ["class_weights"]

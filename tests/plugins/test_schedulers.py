@@ -65,7 +65,7 @@ def test_registers_all_schedulers_with_checks():
         "warmup_cosine",
         "warmup_linear",
     ]
-    assert registry.entry("cosine").check({"min_lr": -1}) == [("min_lr", "must be a number >= 0.0, got -1")]
+    assert registry.entry("cosine").check({"min_lr": -1}) == [("min_lr", "must be a number >= 0, got -1")]
 
 
 def test_none_keeps_the_learning_rate():

@@ -98,7 +98,7 @@ def test_timm_check_reports_every_problem():
     assert "'resnet5O' is not a timm architecture" in problems["arch"] and "'resnet50'" in problems["arch"]
     assert "Did you mean 'pretrained'?" in problems["pretraind"]
     assert harness_timm.check_timm({"arch": "vit_tiny_patch16_224", "img_size": 64}) == []
-    with pytest.raises(HarnessError, match="drop_rate: must be a number in"):
+    with pytest.raises(HarnessError, match="drop_rate: must be a number >= 0 and < 1"):
         harness_timm.create(2, arch="resnet18", drop_rate=2)
 
 
