@@ -24,15 +24,17 @@ hookimpl = pluggy.HookimplMarker("harness")
 """Marker for plugin hook implementations: ``@hookimpl def harness_register_models(registry): ...``"""
 
 if TYPE_CHECKING:
+    from harness.anomaly.metrics import anomaly_metrics
+    from harness.anomaly.model import OneClassModel
     from harness.cache import RESIZE_METHODS, Decoded, cache_dir, load_stack
     from harness.data import Dataset, Split
     from harness.ensembles.types import Ensemble
     from harness.metrics import classification_metrics, confusion_matrix, per_class_scores, roc_auc, roc_auc_ovr
     from harness.model import Batch
     from harness.options import Problem
-    from harness.preprocess import Preprocessing
     from harness.predict import Prediction, Predictor
     from harness.predictions import PredictionSet
+    from harness.preprocess import Preprocessing
     from harness.registry import Registry
     from harness.schedule import Schedule
     from harness.store import Run
@@ -46,6 +48,8 @@ _LAZY = {
     "Run": "harness.store",
     "load_run": "harness.store",
     "Schedule": "harness.schedule",
+    "OneClassModel": "harness.anomaly.model",
+    "anomaly_metrics": "harness.anomaly.metrics",
     "Problem": "harness.options",
     "Predictor": "harness.predict",
     "Prediction": "harness.predict",
@@ -73,6 +77,7 @@ __all__ = [
     "Decoded",
     "Ensemble",
     "HarnessError",
+    "OneClassModel",
     "PluginLoadError",
     "Prediction",
     "PredictionSet",
@@ -87,6 +92,7 @@ __all__ = [
     "TTAView",
     "UnknownNameError",
     "__version__",
+    "anomaly_metrics",
     "cache_dir",
     "classification_metrics",
     "confusion_matrix",

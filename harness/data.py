@@ -102,7 +102,8 @@ def _concat(a: Split, b: Split) -> Split:
                  a.sample_ids + b.sample_ids, both(a.masks, b.masks), both(a.has_mask, b.has_mask), meta)
 
 
-def _take(split: Split, index: np.ndarray) -> Split:
+def take_split(split: Split, index: np.ndarray) -> Split:
+    """The samples of ``split`` at ``index``, in that order."""
     def pick(x):
         return None if x is None else x[index]
 
@@ -123,5 +124,5 @@ def fold_dataset(dataset: Dataset, k: int, index: int, seed: int = 0) -> Dataset
     pool = _concat(dataset.train, dataset.val)
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(pool)), pool.labels)
     train_index, val_index = list(folds)[index]
-    return Dataset(dataset.classes, _take(pool, np.sort(train_index)), _take(pool, np.sort(val_index)), dataset.test,
+    return Dataset(dataset.classes, take_split(pool, np.sort(train_index)), take_split(pool, np.sort(val_index)), dataset.test,
                    fingerprint=hashlib.sha256(f"{dataset.fingerprint}/fold{index}of{k}/{seed}".encode()).hexdigest()[:16])

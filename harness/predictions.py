@@ -20,6 +20,9 @@ class PredictionSet:
             splits where the model produced them; else empty.
         masks: ``[N, h, w]`` uint8 ground-truth masks resized to the maps' size, or None.
         has_mask: ``[N]`` bool, or None.
+        scores: ``[N]`` anomaly scores of a one-class model (higher = more anomalous),
+            stored as the ``score`` column; None for classifiers, whose score is
+            ``p(defect)`` (see :meth:`anomaly_scores`).
     """
 
     classes: tuple[str, ...]
@@ -29,6 +32,11 @@ class PredictionSet:
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     masks: np.ndarray | None = None
     has_mask: np.ndarray | None = None
+    scores: np.ndarray | None = None
+
+    def anomaly_scores(self, defect_index: int) -> np.ndarray:
+        """``[N]`` scores for anomaly metrics: the stored scores, else ``p(defect_index)``."""
+        return self.scores if self.scores is not None else self.proba[:, defect_index]
 
     @property
     def predicted(self) -> np.ndarray:

@@ -138,12 +138,14 @@ def _why(exc: BaseException) -> str:
 
 
 def predictions_frame(pred: PredictionSet):  # -> pandas.DataFrame
-    """The stored table: ``sample_id``, ``label``, one ``prob_<class>`` per class."""
+    """The stored table: ``sample_id``, ``label``, one ``prob_<class>`` per class (and ``score``)."""
     import pandas as pd
 
     frame = pd.DataFrame({"sample_id": list(pred.sample_ids), "label": pred.labels.astype(np.int64)})
     for k, name in enumerate(pred.classes):
         frame[f"prob_{name}"] = pred.proba[:, k]
+    if pred.scores is not None:
+        frame["score"] = np.asarray(pred.scores, dtype=np.float64)
     return frame
 
 
@@ -352,6 +354,7 @@ class Run:
             sample_ids=tuple(frame["sample_id"]),
             labels=frame["label"].to_numpy(dtype=np.int64),
             proba=proba,
+            scores=frame["score"].to_numpy(dtype=np.float64) if "score" in frame.columns else None,
             maps=maps,
             masks=masks,
             has_mask=has_mask,

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 _PLACEHOLDER = ("zzclassa", "zzclassb", "zzclassc")
-_MAP_NAMES = ("cam", "attention", "localization")
+_MAP_NAMES = ("cam", "attention", "localization", "anomaly")
 # Recorded by the training loop and evaluation beside the metric plugins' names.
-_LOOP = {"val": ("loss",), "test": ("loss", "infer_seconds", "images_per_second", "latency_ms", "tta_infer_seconds")}
+_LOOP = {"val": ("loss",), "test": ("loss", "infer_seconds", "images_per_second", "latency_ms", "tta_infer_seconds",
+                                   "recall_at_threshold", "false_alarm_rate")}
 # Computed by the leaderboard from stored predictions (rank_by only).
 _FROM_PREDICTIONS = ("ece", "brier", "brier_positive_class")
 

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from harness.anomaly.model import OneClassModel
 from harness.data import Dataset
 from harness.matrix import Cell
 from harness.store import RESUME as RESUME_FILE
 from harness.store import atomic_save_npz, atomic_write_bytes, atomic_write_json, write_predictions
-from harness.anomaly.model import OneClassModel
 from harness.train.components import build_components, build_model
 from harness.train.efficiency import gmacs_per_image, measure_latency
 from harness.train.evaluate import compute_metrics, predict

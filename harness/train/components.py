@@ -39,9 +39,10 @@ def build_model(config: dict[str, Any], num_classes: int, registries: dict[str, 
 
 
 def build_components(config: dict[str, Any], dataset: Dataset, registries: dict[str, Any], steps_per_epoch: int,
-                     device: torch.device) -> Components:
+                     device: torch.device, model: torch.nn.Module | None = None) -> Components:
+    """Model (unless given, already built), loss, optimizer, schedule and metric functions of a cell."""
     train = config["train"]
-    model = build_model(config, len(dataset.classes), registries).to(device)
+    model = (model if model is not None else build_model(config, len(dataset.classes), registries)).to(device)
     if train.get("channels_last") and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     counts = dataset.train.class_counts(len(dataset.classes))
