@@ -109,6 +109,27 @@ EXPERIMENT = {
     "seeds": Field("ints", [0]),
     "rank_by": Field("str", "test.f1_macro", _metric_name(("test.", "val.")), 'must look like "test.<metric>"'),
     "select_by": Field("str", "val.f1_macro", _metric_name(("val.",)), 'must look like "val.<metric>"'),
+    # decision tables of the leaderboard (harness.leaderboard.ranking.decisions); None: not asked for
+    "select_winner_by": Field("str", None, _metric_name(("val.",)), 'must look like "val.<metric>"'),
+    "slice_by": Field("any", None, lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
+                      "must be a list of sample metadata field names"),
+    "costs": Field("table", None),
+    "rank_by_cost": Field("bool", None),
+    "effects": Field("any", None, lambda v: isinstance(v, list) and all(isinstance(x, str) and "." in x for x in v),
+                     'must be a list of matrix axes such as "model.strategy"'),
+    "effects_reference": Field("table", None, lambda v: all(isinstance(x, str) for x in v.values()),
+                               'must map axes to level names, e.g. { "model.strategy" = "S1" }'),
+    "label_issues": Field("bool", None),
+    "resamples": Field("int", None, lambda v: v >= 100, "must be >= 100 bootstrap resamples"),
+    "permutations": Field("int", None, lambda v: v >= 100, "must be >= 100 permutation-test swaps"),
+}
+
+DECISION_KEYS = ("select_winner_by", "slice_by", "costs", "rank_by_cost", "effects", "effects_reference",
+                 "label_issues", "resamples", "permutations")
+
+COSTS = {
+    "missed_defect": Field("float", None, lambda v: v >= 0, "must be >= 0", required=True),
+    "false_alarm": Field("float", None, lambda v: v >= 0, "must be >= 0", required=True),
 }
 
 TRAIN = {

@@ -27,6 +27,8 @@ class Experiment:
     Attributes:
         path: the file.
         name, description, seeds, rank_by, select_by: from ``[experiment]``.
+        decisions: the leaderboard's decision keys of ``[experiment]`` that were given
+            (``select_winner_by``, ``slice_by``, ``costs``, ``effects``, ...).
         dataset: ``[dataset]`` with defaults (``plugin``, ``image_size``, options).
         train: ``[train]`` with defaults; components normalised to ``{"name": ...}`` tables.
         cells: the expanded matrix.
@@ -46,6 +48,7 @@ class Experiment:
     tta: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     execution: dict[str, Any] | None = None  # [execution] as written; None: run in this process
+    decisions: dict[str, Any] | None = None  # the leaderboard's decision keys of [experiment] (fields.DECISION_KEYS)
 
 
 def load_experiment(path: str | Path, plugins: Plugins, *, strict: bool = False) -> Experiment:
@@ -91,6 +94,11 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
         if "execution" in data else None
     for key, message in metric_problems(meta.get("rank_by"), meta.get("select_by"), dataset, plugins.registry("metrics")):
         problems.add(f"experiment.{key}", message)
+    if isinstance(meta.get("costs"), dict):
+        meta["costs"] = F.check_section(problems, "experiment.costs", meta["costs"], F.COSTS)
+    if isinstance(meta.get("select_winner_by"), str):
+        for _, message in metric_problems(None, meta["select_winner_by"], dataset, plugins.registry("metrics")):
+            problems.add("experiment.select_winner_by", message)
     if tune and isinstance(tune.get("metric"), str):
         for _, message in metric_problems(None, tune["metric"], dataset, plugins.registry("metrics")):
             problems.add("tune.metric", message)
@@ -116,6 +124,7 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
         "seeds": tuple(seeds),
         "rank_by": meta["rank_by"],
         "select_by": meta["select_by"],
+        "decisions": {k: meta[k] for k in F.DECISION_KEYS if k in meta},
         "dataset": dataset,
         "train": train,
         "cells": tuple(cells),

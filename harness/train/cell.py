@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from harness.anomaly.model import OneClassModel
 from harness.data import Dataset
 from harness.matrix import Cell
+from harness.sample_meta import write_sample_meta
 from harness.store import RESUME as RESUME_FILE
 from harness.store import atomic_save_npz, atomic_write_bytes, atomic_write_json, write_predictions
 from harness.train.components import build_components, build_model
@@ -111,6 +112,7 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
                              num_epochs=train["epochs"])
         seconds = time.perf_counter() - t0
         write_predictions(cell_dir, split, pred)
+        write_sample_meta(cell_dir, split, pred.sample_ids, dataset.split(split).meta)  # for slices
         if tta and split in tta.get("splits", ("val", "test")):
             from harness.tta import store_tta
 
