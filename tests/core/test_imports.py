@@ -145,7 +145,7 @@ def test_the_core_names_no_built_in_plugin():
     assert "synthetic-defects" in entry_names and len(entry_names) > 40
     words = re.compile(r"[\"']([A-Za-z0-9_.\-]+)[\"']")
     offenders = []
-    for name, path in _modules(ROOT / "harness", "harness").items():
+    for path in _modules(ROOT / "harness", "harness").values():
         for line_no, line in enumerate(path.read_text().splitlines(), 1):
             for word in words.findall(line):
                 if word in builtin or (word in entry_names and "-" in word):
