@@ -43,11 +43,12 @@ def label_issues_csv(table: dict[str, Any]) -> str | None:
         return None
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["split", "rank", "sample_id", "given", "suggested", "quality", "confidence", "wrong_share"])
+    writer.writerow(["split", "rank", "sample_id", "given", "suggested", "quality", "confidence", "wrong_share",
+                     "cleanlab_flagged"])
     for split, found in table["splits"].items():
         for rank, e in enumerate(found["issues"], start=1):
             writer.writerow([split, rank, e["sample_id"], e["given"], e["suggested"], f"{e['quality']:.6g}",
-                             f"{e['confidence']:.6g}", f"{e['wrong_share']:.6g}"])
+                             f"{e['confidence']:.6g}", f"{e['wrong_share']:.6g}", int(e["flagged"])])
     return buf.getvalue()
 
 

@@ -88,17 +88,25 @@ def row_split_samples(leaderboard: Leaderboard, run: Run, store: PredictionStore
     return out
 
 
+BASELINE_KINDS = frozenset({"chance"})  # reference rows nobody deploys
+
+
 def _best(leaderboard: Leaderboard, metric: str) -> str | None:
-    """The row with the best mean of ``metric`` (ties: the earlier in rank order)."""
+    """The deployable row with the best mean of ``metric`` (ties: the earlier in rank order)."""
     column = f"{metric}_mean"
     if column not in leaderboard.rows.columns:
         return None
-    values = leaderboard.rows[column].to_numpy(dtype=np.float64)
+    rows = leaderboard.rows
+    rows = rows[[leaderboard.details[r].kind not in BASELINE_KINDS if r in leaderboard.details else False
+                 for r in rows["row"]]]
+    if rows.empty:
+        return None
+    values = rows[column].to_numpy(dtype=np.float64)
     if np.isnan(values).all():
         return None
     values = np.where(np.isnan(values), np.inf if lower_is_better(metric) else -np.inf, values)
     pick = int(np.argmin(values) if lower_is_better(metric) else np.argmax(values))
-    return str(leaderboard.rows["row"].iloc[pick])
+    return str(rows["row"].iloc[pick])
 
 
 def _finite(value: float) -> float | None:
