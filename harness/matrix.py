@@ -173,7 +173,12 @@ def _include(cells: list[CellSpec], base: dict[str, Any], entry: dict[str, Any],
 
 
 def slug(text: str) -> str:
-    """A folder-safe, lower-case form of ``text``."""
+    """A folder-safe, lower-case form of ``text``.
+
+    An exponent keeps its sign: ``1e+300`` becomes ``1e300`` and ``1e-300`` stays, so the
+    two never share a name.
+    """
+    text = re.sub(r"(?<=[0-9.])[eE]\+(?=[0-9])", "e", text)
     return re.sub(r"[^a-z0-9_.]+", "-", text.lower()).strip("-")[:80] or "cell"
 
 

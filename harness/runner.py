@@ -255,6 +255,11 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
     from harness.leaderboard import build_leaderboard
 
     ids = {c.id for c in the_plan.cells}
+    if experiment.tta:  # cells that finished before [tta] was set: their views from the checkpoint, no training
+        from harness.backfill import backfill_tta
+
+        backfill_tta(root, the_plan.cells, experiment.tta, the_plan.datasets, the_plan.dataset_of, plugins.registries,
+                     echo=echo)
     if experiment.ensembles or experiment.tta:  # finished ones are reused: this never trains
         from harness.derived import build_derived
 

@@ -61,11 +61,20 @@ def compare_text(comparison: Comparison) -> str:
     return "\n".join([table if comparison.rows else "(no row is in both)", "", *_summary(comparison)])
 
 
+def markdown_text(text: str) -> str:
+    """``text`` safe inside a Markdown table cell: HTML escaped (GitHub renders raw HTML in
+    Markdown), pipes and backslashes escaped, line breaks flattened."""
+    import html
+
+    flat = " ".join(str(text).splitlines())
+    return html.escape(flat, quote=False).replace("\\", "\\\\").replace("|", "\\|")
+
+
 def compare_markdown(comparison: Comparison) -> str:
     """The comparison as Markdown: a title, the summary and a pipe table."""
-    escaped = [[cell.replace("|", "\\|") for cell in line] for line in _lines(comparison)]
+    escaped = [[markdown_text(cell) for cell in line] for line in _lines(comparison)]
     table = tabulate(escaped, headers=HEADERS, tablefmt="github", disable_numparse=True)
-    summary = "\n".join(f"- {line}" for line in _summary(comparison))
+    summary = "\n".join(f"- {markdown_text(line)}" for line in _summary(comparison))
     body = table if comparison.rows else "_No row is in both._"
     return f"# Comparison\n\n{summary}\n\n{body}\n"
 

@@ -110,6 +110,7 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
     broken_axes = _has_empty_axis(blocks)
     for cell in cells:
         _attach_tune(cell, tune, meta.get("select_by", "val.f1_macro"))
+        cell.config["select_by"] = meta.get("select_by", "val.f1_macro")  # it picks the stored weights: in the key
         if not broken_axes:  # an empty axis already reported: what follows from it would only mislead
             _check_cell(problems, cell, plugins)
     if not broken_axes:
