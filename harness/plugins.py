@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import sys
 from dataclasses import dataclass, field
 
 import pluggy
@@ -47,6 +48,13 @@ class Plugins:
     pm: pluggy.PluginManager
     registries: dict[str, Registry] = field(default_factory=dict)
     info: dict[str, PluginInfo] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # third-party plugins that did not import: why
+
+    def failure_hint(self) -> str:
+        """For an unknown name: the plugins that failed to load and might have provided it."""
+        if not self.failed:
+            return ""
+        return " (" + "; ".join(f"{m}; it may provide this name" for m in self.failed.values()) + ")"
 
     @property
     def hook(self) -> pluggy.HookRelay:
@@ -82,13 +90,18 @@ def build_plugins(extra: tuple[object, ...] = ()) -> Plugins:
     Args:
         extra: plugin objects or modules to register after the entry points (tests).
 
+    A third-party plugin that fails to import is left out with a warning naming
+    ``HARNESS_DISABLE_PLUGINS=<name>`` (see :attr:`Plugins.failed`); an experiment that
+    uses a name it would have provided fails validation with that reason.
+
     Raises:
-        PluginLoadError: a plugin failed to import, registered a duplicate name, or
-            implements a hook that does not exist.
+        PluginLoadError: a built-in plugin failed to import, a plugin registered a
+            duplicate name, or implements a hook that does not exist.
     """
     pm = pluggy.PluginManager("harness")
     pm.add_hookspecs(hookspecs)
     info: dict[str, PluginInfo] = {}
+    failed: dict[str, str] = {}
     for name in _disabled():
         pm.set_blocked(name)
     autoload = os.environ.get("HARNESS_DISABLE_PLUGIN_AUTOLOAD") != "1"
@@ -101,9 +114,12 @@ def build_plugins(extra: tuple[object, ...] = ()) -> Plugins:
         try:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - one clear error naming the plugin
-            raise PluginLoadError(
-                f"plugin {ep.name!r} from distribution {dist} {version} failed to load: {exc!r}"
-            ) from exc
+            message = f"plugin {ep.name!r} from distribution {dist} {version} failed to load: {exc!r}"
+            if builtin:
+                raise PluginLoadError(message) from exc
+            failed[ep.name] = message  # a broken third-party package must not block every command
+            _warn(f"{message}; the other plugins work. Set HARNESS_DISABLE_PLUGINS={ep.name} to skip it")
+            continue
         pm.register(plugin, name=ep.name)
         info[ep.name] = PluginInfo(ep.name, dist, version, "builtin" if builtin else "entry point")
     for plugin in extra:
@@ -116,9 +132,19 @@ def build_plugins(extra: tuple[object, ...] = ()) -> Plugins:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginLoadError(f"plugin {exc.plugin!r} implements an unknown hook: {exc}") from exc
-    plugins = Plugins(pm, info=info)
+    plugins = Plugins(pm, info=info, failed=failed)
     _fill_registries(plugins)
     return plugins
+
+
+def _warn(message: str) -> None:
+    """One line on stderr, once per message and process (plugins are built by every command)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(f"harness: warning: {message}", file=sys.stderr)
+
+
+_WARNED: set[str] = set()
 
 
 def _fill_registries(plugins: Plugins) -> None:

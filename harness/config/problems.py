@@ -18,6 +18,7 @@ class Problems:
     index: LineIndex
     items: list[tuple[int, str, str]] = field(default_factory=list)
     warnings: list[tuple[int, str, str]] = field(default_factory=list)
+    unknown_hint: str = ""  # appended to "unknown <kind>" messages: plugins that failed to load
 
     def add(self, path: str, message: str) -> None:
         entry = (self.index.line(path), path, message)

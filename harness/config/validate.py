@@ -63,7 +63,7 @@ def load_experiment(path: str | Path, plugins: Plugins, *, strict: bool = False)
     """
     path = Path(path)
     text = read_text(path)
-    problems = Problems(path, LineIndex(text))
+    problems = Problems(path, LineIndex(text), unknown_hint=plugins.failure_hint())
     data = parse_toml(path, text)
     experiment = _check(data, problems, plugins)
     if strict:
@@ -263,7 +263,7 @@ def _check_plugin(problems: Problems, path: str, registry: Any, name: Any, optio
         problems.add(f"{path}.{key}", f"must be a string naming a {registry.kind}, got {name!r}")
         return
     if name not in registry:
-        problems.add(f"{path}.{key}", registry.unknown_message(name))
+        problems.add(f"{path}.{key}", registry.unknown_message(name) + problems.unknown_hint)
         return
     check = registry.entry(name).check
     if check is None:

@@ -26,7 +26,7 @@ def test_rank_and_select_metrics_resolved_with_did_you_mean(write_toml, plugins)
     lines = _problems(path, plugins)
     assert len(lines) == 2
     assert lines[0].startswith(f"{path}:3: experiment.rank_by: no metric 'f1_macroo' will be recorded for test. "
-                               "Did you mean 'test.f1_macro'?")
+                               "Did you mean 'test.f1_macro'")
     assert lines[1].startswith(f"{path}:4: experiment.select_by: no metric 'nope' will be recorded for val.")
     assert "f1_<class>" in lines[1] and "f1_macro" in lines[1]
 

@@ -64,17 +64,17 @@ def test_duplicate_from_another_plugin_names_both():
     assert "'harness_timm'" in str(info.value) and "Clash" in str(info.value)
 
 
-def test_broken_entry_point_is_one_clear_error(tmp_path, monkeypatch):
+def test_broken_entry_point_is_one_clear_warning(tmp_path, monkeypatch):
     dist = tmp_path / "harness_broken-2.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: harness-broken\nVersion: 2.0\n")
     (dist / "entry_points.txt").write_text("[harness]\nbroken = harness_broken_mod\n")
     (tmp_path / "harness_broken_mod.py").write_text("raise ImportError('needs a library that is missing')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(PluginLoadError) as info:
-        build_plugins()
-    message = str(info.value)
+    plugins = build_plugins()  # a third-party failure is a warning; the other plugins load
+    message = plugins.failed["broken"]
     assert "'broken'" in message and "harness-broken 2.0" in message and "needs a library that is missing" in message
+    assert "broken" not in plugins.info and "timm" in plugins.registry("models")
     sys.modules.pop("harness_broken_mod", None)
 
 
