@@ -11,6 +11,7 @@ from harness.compare import add_compare_parser, cmd_compare
 from harness.errors import ConfigError, HarnessError
 from harness.predict.command import COMMANDS as USE_COMMANDS
 from harness.predict.command import add_use_parsers
+from harness.suite import add_suite_parser, cmd_suite
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("plugins", help="list every plugin, its origin and version, and what it registers")
     add_compare_parser(sub)
+    add_suite_parser(sub)
     add_use_parsers(sub)
     return parser
 
@@ -183,7 +185,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "validate": cmd_validate, "plugins": cmd_plugins, "leaderboard": cmd_leaderboard,
-            "compare": cmd_compare, **USE_COMMANDS}
+            "compare": cmd_compare, "suite": cmd_suite, **USE_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.compare.render import compare_html, compare_markdown, compare_text
     from harness.compare.sides import load_side
     from harness.store import atomic_write_text
+    from harness.suite.history import record_comparison
 
     if args.resamples < 1:
         raise CompareRefused("--resamples must be at least 1")
@@ -55,6 +56,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     metrics = [*(args.metrics or default_metrics(a, b)), *args.fail_on_regression]
     comparison = compare_sides(a, b, metrics=metrics, n_resamples=args.resamples, seed=args.seed)
     print(compare_text(comparison))
+    record_comparison(comparison, args.a, args.b)  # the experiment's history, for `harness suite`
     if args.markdown:
         atomic_write_text(args.markdown, compare_markdown(comparison))
     if args.html:

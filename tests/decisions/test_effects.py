@@ -15,8 +15,16 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from harness.stats.effects import RowVariance, Z_ALPHA, Z_POWER, hierarchical_means, level_effect, per_seed_values, \
-    row_variance, seeds_to_separate
+from harness.stats.effects import (
+    Z_ALPHA,
+    Z_POWER,
+    RowVariance,
+    hierarchical_means,
+    level_effect,
+    per_seed_values,
+    row_variance,
+    seeds_to_separate,
+)
 from harness.stats.resample import Resampler
 from harness.stats.samples import SampleSet
 
