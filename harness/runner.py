@@ -267,6 +267,8 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
     run = load_run(root)
     run.cells = {k: v for k, v in run.cells.items() if k in ids}
     return build_leaderboard(run, Path(out_dir), rank_by=experiment.rank_by, title=experiment.name,
-                             select_by=experiment.select_by,
+                             select_by=experiment.select_by, decisions=experiment.decisions,
+                             n_resamples=(experiment.decisions or {}).get("resamples", 1000),
+                             n_permutations=(experiment.decisions or {}).get("permutations", 2000),
                              description=experiment.description,
                              jinja_hook=lambda env: plugins.hook.harness_prepare_jinja2_environment(env=env))

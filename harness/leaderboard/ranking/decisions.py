@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.errors import HarnessError
+from harness.leaderboard.ranking.row_samples import row_split_samples
 from harness.metrics import lower_is_better
 from harness.stats.bootstrap import metric_names
 from harness.stats.paired import compare_many_with_top
@@ -72,20 +72,6 @@ class DecisionSettings:
             if key in known:
                 known[key] = tuple(known[key])
         return cls(**known)
-
-
-def row_split_samples(leaderboard: Leaderboard, run: Run, store: PredictionStore, split: str) -> dict[str, SampleSet]:
-    """Each row's stored predictions on ``split`` (rows without any left out)."""
-    out = {}
-    for row, detail in leaderboard.details.items():
-        cells = [run.cells[c] for c in detail.cells if c in run.cells]
-        try:
-            found = store.row_samples(row, cells, split) if cells else None
-        except HarnessError:
-            found = None
-        if found is not None:
-            out[row] = found
-    return out
 
 
 BASELINE_KINDS = frozenset({"chance"})  # reference rows nobody deploys

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.leaderboard.ranking.row_samples import row_split_samples
 from harness.stats.label_issues import find_issues
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ SPLITS = ("test", "val")
 
 def pooled(leaderboard: Leaderboard, run: Run, store: PredictionStore, split: str):
     """``(reference samples, mean proba [N, K], wrong share [N], rows used)`` or None."""
-    from harness.leaderboard.ranking.decisions import row_split_samples
-
     found = row_split_samples(leaderboard, run, store, split)
     trained = [r for r in found if leaderboard.details[r].kind == "model"] or list(found)
     if not trained:
