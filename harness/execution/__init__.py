@@ -55,12 +55,12 @@ def execute(experiment: Experiment, plugins: Plugins, the_plan: Plan, root: Path
 
 
 def _signature(root: Path, cell_ids: list[str]) -> str:
-    """Changes whenever any cell's status is written."""
+    """Changes whenever a cell's outcome does (a worker that helped a study rewrites the same one)."""
     parts = []
     for cell_id in sorted(cell_ids):
         try:
-            parts.append((cell_id, (root / cell_id / STATUS).stat().st_mtime_ns))
-        except OSError:
+            parts.append((cell_id, json.loads((root / cell_id / STATUS).read_text(encoding="utf-8")).get("status")))
+        except (OSError, ValueError, AttributeError):
             parts.append((cell_id, None))
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 

@@ -20,6 +20,8 @@ _CACHE: dict[tuple[str, str, float], Round] = {}  # one plan per Ray worker proc
 
 
 def _ray():
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reports to the outside
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # every cell's progress line, not "repeated 7x"
     try:
         import ray
     except ImportError:
@@ -31,15 +33,31 @@ def _init(ray: Any, r: Round) -> bool:
     """Connect to ``address``, or start a Ray on 127.0.0.1 only; True when this call started it."""
     if ray.is_initialized():
         return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reports to the outside
     s = r.settings
-    if s.address:
-        ray.init(address=s.address, include_dashboard=False, log_to_driver=True, configure_logging=False)
+    address = s.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, include_dashboard=False, log_to_driver=True, configure_logging=False)
     else:
+        _loopback_only()
         cpus = s.num_cpus or float(s.threads_per_worker or 1)
         ray.init(num_cpus=max(1, int(round(s.workers * cpus))), num_gpus=_local_gpus(r), include_dashboard=False,
                  _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False)
     return True
+
+
+def _loopback_only() -> None:
+    """Keep a local Ray on 127.0.0.1.
+
+    ``ray.init(_node_ip_address="127.0.0.1")`` alone is not enough: Ray swaps a loopback
+    address for the machine's outward one, and its servers then listen on every interface.
+    It keeps loopback only where clusters are off (its macOS/Windows default), a switch read
+    from ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` when Ray is imported; set it for this process
+    and for the processes Ray starts.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _local_gpus(r: Round) -> int:
@@ -67,6 +85,8 @@ def run_on_ray(r: Round) -> dict[str, str]:
         options = _resources(r)
         spec = _spec(r)
         claims = Claims(r.root, worker_name(), r.settings.lease_seconds)
+        from harness.execution.worker import Progress
+
         by_id = {c.id: c for c in r.cells}
         left = [c for c in r.cells if not r.settled(c, claims.read(c.id))]
         r.echo(f"ray: {len(left)} cell task(s), {options['num_cpus']:g} CPU / {options['num_gpus']:g} GPU each")
@@ -77,7 +97,7 @@ def run_on_ray(r: Round) -> dict[str, str]:
             (ref,), _ = ray.wait(list(refs), num_returns=1)
             cell_id = refs.pop(ref)
             try:
-                outcome = ray.get(ref)
+                outcome, worker, seconds = ray.get(ref)
             except ray.exceptions.RayError as exc:  # the task's worker process died
                 crashes[cell_id] = crashes.get(cell_id, 0) + 1
                 if crashes[cell_id] > r.settings.retries:
@@ -90,6 +110,8 @@ def run_on_ray(r: Round) -> dict[str, str]:
                 refs[task.options(**options).remote(spec, cell_id)] = cell_id
             elif outcome != "settled":
                 outcomes[cell_id] = outcome
+                # said here: a worker's own last lines may still be in Ray's log pipe at shutdown
+                Progress(r, claims, worker).finish(by_id[cell_id], outcome, seconds)
         return outcomes
     finally:
         if started_here:
@@ -110,8 +132,13 @@ def _record_crash(r: Round, cell: Any, exc: BaseException) -> None:
     r.echo(f"{r.prefix(cell)}: FAILED: {reason}")
 
 
-def cell_task(spec: dict[str, Any], cell_id: str) -> str:
-    """Inside a Ray worker: claim ``cell_id`` and train it; ``"busy"`` if another worker holds it."""
+def cell_task(spec: dict[str, Any], cell_id: str) -> tuple[str, str, float]:
+    """Inside a Ray worker: claim ``cell_id`` and train it.
+
+    Returns:
+        ``(outcome, worker, seconds)``; outcome ``"busy"`` when another worker holds the cell,
+        ``"settled"`` when there was nothing to do.
+    """
     from harness.execution.claims import Claims, worker_name
     from harness.execution.pool import load_round
     from harness.execution.settings import Execution
@@ -129,8 +156,12 @@ def cell_task(spec: dict[str, Any], cell_id: str) -> str:
     cell = next(c for c in r.cells if c.id == cell_id)
     claims = Claims(r.root, worker_name("ray"), settings.lease_seconds)
     if r.settled(cell, claims.read(cell_id)):
-        return "settled"
+        return "settled", claims.worker, 0.0
     lease = claims.try_claim(cell_id, settled=lambda prev: r.settled(cell, prev))
     if lease is None:
-        return "settled" if r.settled(cell, claims.read(cell_id)) else "busy"
-    return run_claimed(r, claims, cell, lease, Progress(r, claims, claims.worker))
+        return ("settled" if r.settled(cell, claims.read(cell_id)) else "busy"), claims.worker, 0.0
+    started = time.time()
+    progress = Progress(r, claims, claims.worker)
+    progress.say_finish = False  # the driver says it
+    outcome = run_claimed(r, claims, cell, lease, progress)
+    return outcome, claims.worker, time.time() - started

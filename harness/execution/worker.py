@@ -141,6 +141,7 @@ class Progress:
     def __init__(self, r: Round, claims: Claims, worker: str):
         self.r, self.claims, self.worker = r, claims, worker
         self.on = r.settings.announce
+        self.say_finish = True
 
     def _say(self, cell: Cell, text: str) -> None:
         if self.on:
@@ -163,7 +164,8 @@ class Progress:
         self._say(cell, f"{lease.state} on {lease.worker}")
 
     def finish(self, cell: Cell, outcome: str, seconds: float) -> None:
-        self._say(cell, f"{outcome} on {self.worker} in {seconds:.1f}s  {self.bar()}")
+        if self.say_finish:
+            self._say(cell, f"{outcome} on {self.worker} in {seconds:.1f}s  {self.bar()}")
 
     def bar(self, width: int = 20) -> str:
         """``[#####.....] 4/8 cells, ETA 1m05s`` from the records of this round."""
