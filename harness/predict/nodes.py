@@ -108,7 +108,7 @@ class ModelNode:
     def models(self) -> list[ModelNode]:
         return [self]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def outputs(self, batches: Batches, want_maps: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """``[B, K]`` float64 probabilities and, when asked, maps resized to the input size."""
         from harness.model import Batch, split_outputs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class Predictor:
         self.node = node
         self.record = record
         self.registries = registries
+        self._threads: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_run(cls, source: str | Path, row: str | None = None, *, seed: int | str | None = None,
@@ -96,6 +98,11 @@ class Predictor:
         record, run_root = resolve_source(source, row, seed, config)
         node = build_node(record, run_root, plugins.registries, torch.device(device))
         return cls(node, record, plugins.registries)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:  # one thread: it decodes the next batch while the model runs this one
+            self._threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-decode")
+        return self._threads
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -141,35 +148,33 @@ class Predictor:
             raise HarnessError(f"batch_size must be >= 1, got {batch_size}")
         node = self._with_tta(tta)
         items = as_items(inputs)
+        keys = sorted(node.keys)
+        chunks = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
+        pool = self._pool()
         out: list[Prediction] = []
-        for start in range(0, len(items), batch_size):
-            out += self._batch(node, items[start:start + batch_size], return_maps)
+        # the next batch decodes on the pool (Pillow releases the GIL) while this one runs through the model
+        pending = pool.submit(_decode_batch, chunks[0], keys) if chunks else None
+        for n, chunk in enumerate(chunks):
+            decoded = pending.result()
+            pending = pool.submit(_decode_batch, chunks[n + 1], keys) if n + 1 < len(chunks) else None
+            out += self._batch(node, chunk, keys, decoded, return_maps)
             if progress is not None:
-                progress(len(items[start:start + batch_size]))
+                progress(len(chunk))
         return out
 
-    def _batch(self, node: Any, items: list[Item], return_maps: bool) -> list[Prediction]:
+    def _batch(self, node: Any, items: list[Item], keys: list[Any], decoded_batch: Decoded,
+               return_maps: bool) -> list[Prediction]:
         import torch
 
         from harness.predict.nodes import ModelNode
 
-        keys = sorted(node.keys)
-        decoded: dict[int, dict[Any, np.ndarray]] = {}
-        errors: dict[int, str] = {}
-        seconds: dict[int, float] = {}
-        for i, item in enumerate(items):
-            t0 = time.perf_counter()
-            try:
-                decoded[i] = {key: decode_item(item, *key) for key in keys}
-            except Exception as exc:  # noqa: BLE001 - Pillow raises many types; the item says why
-                errors[i] = why_unreadable(item, exc)
-            seconds[i] = time.perf_counter() - t0
+        decoded, errors, seconds = decoded_batch
         good = [i for i in range(len(items)) if i in decoded]
         proba = np.zeros((0, len(self.classes)))
         maps: dict[str, np.ndarray] = {}
         share = 0.0
         if good:
-            batches = {key: torch.from_numpy(np.stack([decoded[i][key] for i in good])).permute(0, 3, 1, 2).contiguous()
+            batches = {key: torch.from_numpy(np.stack([decoded[i][key] for i in good])).permute(0, 3, 1, 2)
                        for key in keys}  # [B, 3, S, S] uint8
             t0 = time.perf_counter()
             if return_maps and isinstance(node, ModelNode):
@@ -191,3 +196,25 @@ class Predictor:
                                       maps={name: m[row_of[i]].astype(np.float32) for name, m in maps.items()},
                                       latency_ms=latency))
         return results
+
+
+Decoded = tuple[dict[int, dict[Any, np.ndarray]], dict[int, str], dict[int, float]]
+
+
+def _decode_batch(items: list[Item], keys: list[Any]) -> Decoded:
+    """Every item at every input size the row needs: arrays, errors and seconds, by position."""
+    decoded: dict[int, dict[Any, np.ndarray]] = {}
+    errors: dict[int, str] = {}
+    seconds: dict[int, float] = {}
+
+    def decode(i: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            decoded[i] = {key: decode_item(items[i], *key) for key in keys}
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many types; the item says why
+            errors[i] = why_unreadable(items[i], exc)
+        seconds[i] = time.perf_counter() - t0
+
+    for i in range(len(items)):
+        decode(i)
+    return decoded, errors, seconds
