@@ -132,7 +132,23 @@ def leaderboard_files(
     )
     files["results.csv"] = results_csv(leaderboard)
     files["results.json"] = results_dict(leaderboard)
+    files.update(_threshold_reports(leaderboard, run))
     return leaderboard, {**files, **pages}
+
+
+def _threshold_reports(leaderboard: Leaderboard, run: Run) -> dict[str, str]:
+    """``thresholds/<row-slug>.json`` for every row of a defect data set: its operating point on test."""
+    import json
+
+    from harness.leaderboard.figures.wrong import row_slug
+    from harness.leaderboard.ranking.anomaly import operating_summary, report_file
+
+    out = {}
+    for row, detail in leaderboard.details.items():
+        summary = operating_summary(run, detail.cells, detail.classes)
+        if summary is not None:
+            out[f"thresholds/{row_slug(row)}.json"] = json.dumps(report_file(summary), indent=2, default=float) + "\n"
+    return out
 
 
 def _with_sources(run: Run, detail: RowDetail) -> list[str]:

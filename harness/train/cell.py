@@ -82,7 +82,8 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
         from harness.train.one_class import run_one_class_cell
 
         metrics = run_one_class_cell(model, config, dataset, registries, cell_dir, device=device, generator=generator,
-                                     on_epoch=on_epoch, save_checkpoint=save_checkpoint)
+                                     on_epoch=on_epoch, save_checkpoint=save_checkpoint, thumbnails=_thumbnails,
+                                     tta=tta)
         atomic_write_json(cell_dir / "metrics.json", metrics)
         return metrics
     if train.get("train_on", "all") == "normal":

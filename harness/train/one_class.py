@@ -29,7 +29,7 @@ from harness.data import Dataset
 from harness.errors import HarnessError
 from harness.predictions import PredictionSet
 from harness.preprocess import Preprocessing
-from harness.store import atomic_write_json, write_predictions
+from harness.store import atomic_save_npz, atomic_write_json, write_predictions
 from harness.train.evaluate import compute_metrics, resize_masks
 from harness.train.tensors import Normalizer, SplitTensors, eval_tensors, to_tensors
 
@@ -96,11 +96,36 @@ def score_split(model: OneClassModel, data: SplitTensors, normalize: Normalizer,
     return np.concatenate(scores), (np.concatenate(maps) if maps else None)
 
 
+def tta_scores(model: OneClassModel, data: SplitTensors, views: list[str], normalize: Normalizer,
+               device: torch.device, batch_size: int, registries: dict[str, Any]) -> np.ndarray:
+    """``[V, N]`` anomaly scores of every TTA view (a view of several crops: their mean score)."""
+    from harness.tta import resolve
+
+    built = [resolve(name, "view", registries) for name in views]
+    out = np.zeros((len(built), len(data)))
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            x = data.images[start:start + batch_size].to(device).float()  # [B, 3, H, W] in [0, 255]
+            for v, view in enumerate(built):
+                score, _ = model.score(normalize(view(x)))  # [forwards * B]
+                out[v, start:start + len(x)] = score.float().cpu().reshape(view.forwards, len(x)).mean(0).numpy()
+    return out
+
+
 def run_one_class_cell(model: OneClassModel, config: dict[str, Any], dataset: Dataset, registries: dict[str, Any],
                        cell_dir: Path, *, device: torch.device, generator: torch.Generator,
                        on_epoch: Callable[[int, dict[str, Any]], None],
-                       save_checkpoint: Callable[[Path, dict[str, torch.Tensor]], None]) -> dict[str, float]:
-    """Fit, score, calibrate and store one one-class cell; returns its metrics (``status.json`` is the caller's)."""
+                       save_checkpoint: Callable[[Path, dict[str, torch.Tensor]], None],
+                       thumbnails: Callable[[SplitTensors, np.ndarray, int], dict[str, np.ndarray]] | None = None,
+                       tta: dict[str, Any] | None = None) -> dict[str, float]:
+    """Fit, score, calibrate and store one one-class cell; returns its metrics (``status.json`` is the caller's).
+
+    Args:
+        thumbnails: the cell's thumbnail picker, for the leaderboard's maps and galleries.
+        tta: the experiment's ``[tta]`` table: every view is scored and calibrated like the
+            plain images, and stored as ``tta_<split>.npz`` probabilities.
+    """
     train = config["train"]
     normal = normal_index(dataset.classes)
     defect = 1 - normal
@@ -145,6 +170,15 @@ def run_one_class_cell(model: OneClassModel, config: dict[str, Any], dataset: Da
                              tensors.has_mask is not None else None, scores=scores)
         write_predictions(cell_dir, split, pred)
         metrics.update(compute_metrics(pred, metric_fns, split))
+        if tta and split in tta.get("splits", ("val", "test")):
+            from harness.tta import save_tta
+
+            t1 = time.perf_counter()
+            views = tta_scores(model, tensors, list(tta["views"]), normalize, device, train["eval_batch_size"], registries)
+            proba = np.stack([calibration.proba(v, defect) for v in views])  # [V, N, 2]
+            save_tta(cell_dir, split, list(tta["views"]), proba, tuple(tensors.sample_ids), time.perf_counter() - t1)
+        if split == "test" and thumbnails is not None:
+            atomic_save_npz(cell_dir / "thumbs_test.npz", **thumbnails(tensors, pred.proba, len(dataset.classes)))
         report[split] = operating_point(tensors.labels.numpy() == defect, scores, calibration.threshold)
         if split == "test":
             metrics["test.infer_seconds"] = seconds

@@ -6,8 +6,11 @@ fraction of the test defects into training (``train_defects_from_test``, 0.5, dr
 defect type), then carve validation from the enlarged training set (``val_ratio``, 0.2,
 stratified by class and defect type). The test set keeps its normal images and the other
 defects, and no image is in two splits. ``train_defects_from_test = 0`` keeps the
-benchmark's own split: training and validation hold normal images only (for one-class
-methods; classification metrics on such a validation split are degenerate).
+benchmark's own training split: normal images only. One-class models need defects in
+validation to choose their threshold, so ``val_from = "test"`` carves validation
+(``val_ratio``, stratified by class and defect type) from the benchmark's test set
+instead of from training: the protocol for one-class rows (``train_defects_from_test =
+0, val_from = "test"``).
 
 Classes are ``("normal", "defect")``; each sample's meta keeps ``category`` and
 ``defect_type`` (``good`` for normal images), so per-type results stay possible. Normal
@@ -22,12 +25,13 @@ from typing import Any
 
 from harness import Dataset, HarnessError
 from harness_datasets.build import build_dataset
-from harness_datasets.options import COMMON, Problem, check_spec, flag, ratio, resolve, text
+from harness_datasets.options import COMMON, Problem, check_spec, choice, flag, ratio, resolve, text
 from harness_datasets.records import Record, listing, partition, plural, split_records, subdirs
 
 CLASSES = ("normal", "defect")
 SPEC = {**COMMON, "root": (None, text()), "category": (None, text(optional=True)),
-        "train_defects_from_test": (0.5, ratio()), "val_ratio": (0.2, ratio()), "require_masks": (False, flag)}
+        "train_defects_from_test": (0.5, ratio()), "val_ratio": (0.2, ratio()), "require_masks": (False, flag),
+        "val_from": ("train", choice("train", "test"))}
 
 
 def make_check(plugin: str):  # noqa: ANN201 - returns the registry's check callable
@@ -80,6 +84,10 @@ def carve(plugin: str, train: list[Record], test: list[Record], opts: dict[str, 
     moved = partition(strata, {"train": opts["train_defects_from_test"]}, [opts["seed"], 1], rest="test")
     train = train + [defects[i] for i in moved["train"]]
     test = [r for r in test if r.label == 0] + [defects[i] for i in moved["test"]]
-    splits = {**split_records(train, {"val": opts["val_ratio"]}, opts["seed"], key="defect"), "test": test}
+    if opts["val_from"] == "test":  # the benchmark's protocol: normal-only training, thresholds fitted on held-out test images
+        held = split_records(test, {"val": opts["val_ratio"]}, opts["seed"], key="defect")
+        splits = {"train": train, "val": held["val"], "test": held["train"]}
+    else:
+        splits = {**split_records(train, {"val": opts["val_ratio"]}, opts["seed"], key="defect"), "test": test}
     return build_dataset(plugin, CLASSES, splits, root=root, opts=opts,
                          hint="add images or raise val_ratio / train_defects_from_test")

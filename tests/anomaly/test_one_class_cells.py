@@ -59,7 +59,7 @@ def run(tmp_path_factory):
 
 def _one_class_cell(tmp):
     run = load_run(tmp / "runs" / "oneclass")
-    cells = [c for c in run.done() if c.config["model"]["plugin"] == "anomalib"]
+    cells = [c for c in run.done() if c.config.get("model", {}).get("plugin") == "anomalib"]
     assert len(cells) == 1
     return run, cells[0]
 
@@ -149,14 +149,14 @@ def test_misspelt_model_gets_did_you_mean(tmp_path, capsys):
 
 def test_model_that_needs_a_download_fails_its_cell_and_the_rest_finish(tmp_path):
     text = EXPERIMENT.format(train="").replace('[[matrix.model]]\nplugin = "timm"', '[[matrix.model]]\nplugin = "anomalib"\n'
-                                               'model = "Draem"\n\n[[matrix.model]]\nplugin = "timm"')
+                                               'model = "Cfa"\n\n[[matrix.model]]\nplugin = "timm"')
     path = tmp_path / "download.toml"
     path.write_text(text)
     code = main(["run", str(path), "--runs-dir", str(tmp_path / "runs"), "--leaderboards-dir", str(tmp_path / "lb")])
     assert code == 1
     run = load_run(tmp_path / "runs" / "oneclass")
     failed = [c for c in run.cells.values() if c.status == "failed"]
-    assert len(failed) == 1 and "Draem" in failed[0].reason and "download" in failed[0].reason
+    assert len(failed) == 1 and "Cfa" in failed[0].reason and "cannot be downloaded here" in failed[0].reason
     assert len(run.done()) == 2
     assert (tmp_path / "lb" / "oneclass" / "index.html").exists()
 
@@ -171,3 +171,44 @@ def test_an_fpr_threshold_holds_on_validation(tmp_path):
     threshold = json.loads((cell.path / "threshold.json").read_text())["calibration"]["threshold"]
     assert (normal >= threshold).mean() <= 0.1
     assert isinstance(pd.read_csv(cell.path / "predictions_test.csv"), pd.DataFrame)
+
+
+def test_row_pages_show_decisions_and_threshold_reports(run):
+    tmp, _ = run
+    board = tmp / "lb" / "oneclass"
+    store, cell = _one_class_cell(tmp)
+    reports = {p.name: json.loads(p.read_text()) for p in (board / "thresholds").glob("*.json")}
+    one_class = next(r for name, r in reports.items() if name.startswith("anomalib"))
+    stored = json.loads((cell.path / "threshold.json").read_text())
+    assert one_class["thresholds"] == [stored["calibration"]["threshold"]]
+    assert one_class["counts"] == {k: stored["test"][k] for k in ("tp", "fn", "fp", "tn")}
+    low, high = one_class["recall_ci"]
+    assert low <= one_class["recall"] <= high
+    classifier = next(r for name, r in reports.items() if name.startswith("timm"))
+    assert classifier["rule"] == "argmax" and classifier["thresholds"] == [0.5]
+    page = next((board / "rows").glob("anomalib*.html")).read_text()
+    assert "Defect decisions" in page and "false-alarm rate" in page and "anomaly score of normal and defect" in page
+
+
+def test_one_class_rows_get_tta_views_and_join_ensembles(tmp_path):
+    text = EXPERIMENT.format(train="") + """
+[tta]
+views = ["identity", "hflip"]
+merge = "mean"
+
+[[ensemble]]
+plugin = "soft-voting"
+name = "vote"
+"""
+    path = tmp_path / "tta.toml"
+    path.write_text(text)
+    assert main(["run", str(path), "--runs-dir", str(tmp_path / "runs"), "--leaderboards-dir", str(tmp_path / "lb")]) == 0
+    store, cell = _one_class_cell(tmp_path)
+    with np.load(cell.path / "tta_test.npz") as views:
+        identity = views["proba"][list(views["views"]).index("identity")]
+    stored = store.predictions(cell.id, "test")
+    assert np.allclose(identity[:, 1], stored["prob_defect"].to_numpy(), atol=1e-6)  # the identity view is the row
+    ensemble = next(c for c in store.cells.values() if c.config.get("kind") == "ensemble")
+    assert ensemble.status == "done" and cell.id in ensemble.config["members"]
+    results = json.loads((tmp_path / "lb" / "oneclass" / "results.json").read_text())
+    assert any(r["kind"] == "tta" and r["row"] == "anomalib +tta(mean)" for r in results["rows"])

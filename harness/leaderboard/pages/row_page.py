@@ -98,6 +98,20 @@ def _ensemble(r: RowInputs) -> dict[str, Any] | None:
     return None if context is None else {"ensemble": context, "figures": r.figures_of("ensemble")}
 
 
+def _anomaly(r: RowInputs) -> dict[str, Any] | None:
+    from harness.leaderboard.figures.anomaly_plots import score_histograms
+    from harness.leaderboard.figures.wrong import row_slug
+    from harness.leaderboard.ranking.anomaly import operating_summary
+
+    summary = operating_summary(r.run, r.detail.cells, r.detail.classes)
+    if summary is None:
+        return None
+    uri = score_histograms(summary["histogram"], summary["thresholds"][0], summary["score"])
+    report = f"../thresholds/{row_slug(r.entry['row'])}.json"
+    return {"summary": summary, "report": report,
+            "figures": [FigureRef(f"{summary['score']} of normal and defect images (first seed)", uri, "anomaly")]}
+
+
 def _wrong(r: RowInputs) -> dict[str, Any] | None:
     files = r.leaderboard.wrong_files.get(r.entry["row"], {})
     if not files:
@@ -115,6 +129,7 @@ SECTIONS: tuple[RowSection, ...] = (
     RowSection("per-class", "Per class (test, mean over seeds)", "_per_class.html.j2", _per_class),
     RowSection("confusion", "Confusion and calibration", "_figures.html.j2", lambda r: r.figures_of("confusion", "reliability")),
     RowSection("curves", "Training curves", "_figures.html.j2", lambda r: r.figures_of("curves")),
+    RowSection("anomaly", "Defect decisions", "_anomaly.html.j2", _anomaly),
     RowSection("maps", "Maps", "_figures.html.j2", lambda r: r.figures_of("maps")),
     RowSection("wrong", "Wrong test predictions", "_wrong.html.j2", _wrong),
 )
