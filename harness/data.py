@@ -64,6 +64,9 @@ class Dataset:
         train, val, test: the splits.
         fingerprint: a hash of everything that determines the data; defaults to a hash
             of the arrays, which plugins may replace with something cheaper.
+        skipped: files left out because they could not be read (``on_corrupt =
+            "skip"``), as ``(split, file, reason)``; every run records them in
+            ``skipped.csv`` and the leaderboard counts them.
     """
 
     classes: tuple[str, ...]
@@ -71,6 +74,7 @@ class Dataset:
     val: Split
     test: Split
     fingerprint: str = field(default="")
+    skipped: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -125,4 +129,5 @@ def fold_dataset(dataset: Dataset, k: int, index: int, seed: int = 0) -> Dataset
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(pool)), pool.labels)
     train_index, val_index = list(folds)[index]
     return Dataset(dataset.classes, take_split(pool, np.sort(train_index)), take_split(pool, np.sort(val_index)), dataset.test,
-                   fingerprint=hashlib.sha256(f"{dataset.fingerprint}/fold{index}of{k}/{seed}".encode()).hexdigest()[:16])
+                   fingerprint=hashlib.sha256(f"{dataset.fingerprint}/fold{index}of{k}/{seed}".encode()).hexdigest()[:16],
+                   skipped=dataset.skipped)

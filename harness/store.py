@@ -110,6 +110,40 @@ def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+SKIPPED = "skipped.csv"  # files the dataset left out as unreadable (on_corrupt = "skip")
+
+
+def write_skipped(cell_dir: Path, skipped: tuple[tuple[str, str, str], ...]) -> None:
+    """Record the dataset's skipped files as ``skipped.csv`` (split, file, reason)."""
+    import csv
+    import io
+
+    if not skipped:
+        return
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["split", "file", "reason"])
+    writer.writerows(skipped)
+    atomic_write_text(cell_dir / SKIPPED, buf.getvalue())
+
+
+def skipped_note(run_root: Path, cell_ids: Any) -> str:
+    """``"12 images were left out ..."`` for the cells' datasets, or ``""`` when none were."""
+    counts: dict[str, int] = {}
+    for cell_id in cell_ids:
+        try:
+            config = read_json_checked(Path(run_root) / cell_id / "config.json")
+        except DamagedFileError:
+            continue
+        if isinstance(config, dict) and config.get("skipped_images"):
+            counts[str(config.get("data_fingerprint", cell_id))] = int(config["skipped_images"])
+    total = sum(counts.values())
+    if not total:
+        return ""
+    return (f"{total} image{'s' if total != 1 else ''} could not be read and {'were' if total != 1 else 'was'} "
+            f"left out (on_corrupt = \"skip\"); each cell lists them in {SKIPPED}.")
+
+
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)

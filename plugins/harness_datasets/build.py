@@ -90,4 +90,14 @@ def build_dataset(plugin: str, classes: Sequence[str], splits: Mapping[str, Sequ
             raise HarnessError(f"dataset {plugin!r}: every file of the {name} split failed to decode")
     keys = {name: [d.key if d else "" for d in decoded[name]] + sorted(failed[name]) for name in SPLITS}
     fingerprint = hashlib.sha256(json.dumps([plugin, list(classes), keys]).encode()).hexdigest()[:16]
-    return Dataset(tuple(classes), built["train"], built["val"], built["test"], fingerprint)
+    skipped = tuple((name, *_file_and_reason(splits[name], i, failed[name][i])) for name in SPLITS
+                    for i in sorted(failed[name]))
+    return Dataset(tuple(classes), built["train"], built["val"], built["test"], fingerprint, skipped=skipped)
+
+
+def _file_and_reason(records: Sequence[Record], i: int, why: str) -> tuple[str, str]:
+    """``(file, reason)`` of a skipped sample, from its ``"<file>: <reason>"`` failure line."""
+    for prefix in (f"{records[i].path}: ", f"{records[i].mask} (mask): "):
+        if why.startswith(prefix):
+            return prefix[:-2], why[len(prefix):]
+    return str(records[i].path), why

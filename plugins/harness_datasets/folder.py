@@ -90,13 +90,14 @@ def folder(image_size: int = 64, **options: Any) -> Dataset:
         folders = _class_folders(root)
         classes, labels = choose_classes(list(folders), opts["classes"], root)
         records = _records(root, folders, labels)
-        splits = split_records(records, {"test": opts["test_ratio"], "val": opts["val_ratio"]}, opts["seed"])
+        splits = split_records(records, {"test": opts["test_ratio"], "val": opts["val_ratio"]}, opts["seed"],
+                               every_class=True)
     else:
         per_split = {name: _class_folders(path) for name, path in splits_dirs.items()}
         classes, labels = choose_classes(sorted({c for f in per_split.values() for c in f}), opts["classes"], root)
         splits = {name: _records(root, f, labels) for name, f in per_split.items()}
         if "val" not in splits:
-            splits.update(split_records(splits["train"], {"val": opts["val_ratio"]}, opts["seed"]))
+            splits.update(split_records(splits["train"], {"val": opts["val_ratio"]}, opts["seed"], every_class=True))
     empty = [name for k, name in enumerate(classes) if not any(r.label == k for s in splits.values() for r in s)]
     if empty:
         raise HarnessError(f"{root}: class folders {empty} hold no images")

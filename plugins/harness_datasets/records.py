@@ -161,8 +161,28 @@ def subsample(records: list[Record], fraction: float, seed: int | Sequence[int])
 
 
 def split_records(records: list[Record], fractions: Mapping[str, float], seed: int | Sequence[int],
-                  key: str = "label") -> dict[str, list[Record]]:
-    """:func:`partition` over records, stratified by label (``key="defect"`` adds the defect type)."""
+                  key: str = "label", every_class: bool = False) -> dict[str, list[Record]]:
+    """:func:`partition` over records, stratified by label (``key="defect"`` adds the defect type).
+
+    Args:
+        every_class: each class must reach every part (else a clear error), as when
+            validation and test sets are cut from class folders.
+    """
     strata = [(r.label, str(r.meta.get("defect_type", ""))) if key == "defect" else r.label for r in records]
+    if every_class:
+        _check_class_sizes(records, fractions)
     parts = partition(strata, fractions, seed)
     return {name: [records[i] for i in idx] for name, idx in parts.items()}
+
+
+def _check_class_sizes(records: list[Record], fractions: Mapping[str, float]) -> None:
+    """Every class must reach every split it is cut into: a class of one image would
+    silently have no validation or test sample (and no metric)."""
+    parts = ["train", *(name for name, fraction in fractions.items() if fraction > 0)]
+    counts = Counter(r.label for r in records)
+    small = {label: n for label, n in counts.items() if n < len(parts)}
+    if small:
+        example = {r.label: r.path for r in reversed(records)}
+        names = "; ".join(f"class {label} has {n} ({example[label]})" for label, n in sorted(small.items()))
+        raise HarnessError(f"too few images to split every class into {', '.join(parts)} (each class needs at "
+                           f"least {len(parts)}): {names}; add images or merge the class into another")

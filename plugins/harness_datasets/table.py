@@ -141,5 +141,5 @@ def table(image_size: int = 64, **options: Any) -> Dataset:
     ratio_ = opts["random_sampling_ratio"]
     splits = {name: subsample(recs, ratio_, [opts["seed"], k]) for k, (name, recs) in enumerate(splits.items())}
     if not splits["val"]:
-        splits.update(split_records(splits["train"], {"val": opts["val_ratio"]}, opts["seed"]))
+        splits.update(split_records(splits["train"], {"val": opts["val_ratio"]}, opts["seed"], every_class=True))
     return build_dataset("csv", classes, splits, root=root, opts=opts, hint="add rows or raise val_ratio")
