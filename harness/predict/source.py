@@ -72,9 +72,17 @@ def _leaderboard_run(folder: Path, row: str | None) -> tuple[Run, str | None]:
     run_dir = results.get("run_dir")
     if not run_dir or not Path(run_dir).is_dir():
         raise HarnessError(f"{folder}/results.json names run folder {run_dir!r}, which is not there")
-    if row is None and results.get("rows"):
-        row = str(results["rows"][0]["row"])  # the top-ranked row
+    if row is None:  # the top-ranked row that has cells (chance rows have none)
+        row = next((str(r["row"]) for r in results.get("rows", []) if r.get("cells")), None)
     return Run(run_dir), row
+
+
+def _followed(record: CellRecord, run_root: Path) -> tuple[CellRecord, Path]:
+    """A cell of ``harness evaluate`` stands for the trained row it was evaluated from."""
+    origin = record.config.get("evaluated_from")
+    if origin and Path(origin).is_dir():
+        return read_cell(Path(origin)), Path(origin).parent
+    return record, run_root
 
 
 def resolve_source(source: str | Path, row: str | None = None, seed: int | str | None = None,
@@ -112,9 +120,9 @@ def resolve_source(source: str | Path, row: str | None = None, seed: int | str |
         # a copied model folder may lack status.json; its checkpoint is what counts
         if record.status == "failed" or (record.status != "done" and not (path / CHECKPOINT).is_file()):
             raise HarnessError(f"{path} is {record.status}{': ' + record.reason if record.reason else ''}")
-        return record, path.parent
+        return _followed(record, path.parent)
     if (path / "results.json").is_file():
         run, row = _leaderboard_run(path, row)
-        return find_cell(run, row, seed), run.path
+        return _followed(find_cell(run, row, seed), run.path)
     run = Run(path)
-    return find_cell(run, row, seed), run.path
+    return _followed(find_cell(run, row, seed), run.path)

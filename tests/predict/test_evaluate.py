@@ -11,6 +11,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from harness import ConfigError, load_run
 from harness.cli import main
+from harness.predict import Predictor
 
 
 def test_evaluate_on_a_folder_dataset_writes_a_leaderboard_with_intervals(trained, make_images, tmp_path,
@@ -51,6 +52,14 @@ def test_evaluate_on_a_folder_dataset_writes_a_leaderboard_with_intervals(traine
     train = evaluated.predictions(cell.id, "train")
     assert list(table["sample_id"]) == list(train["sample_id"])
     assert list(table["true_class"]) == [("dark", "light")[k] for k in train["label"]]
+    predictor = Predictor.from_run(board)  # a leaderboard folder: its top row, traced back to the trained one
+    top = next(r["row"] for r in results["rows"] if r["cells"])
+    assert predictor.row == top
+    (top_cell,) = [c for c in evaluated.done() if c.row == top]
+    stored_test = evaluated.predictions(top_cell.id, "test")
+    got = predictor.predict([other / s for s in stored_test["sample_id"]])
+    np.testing.assert_allclose([[p.probabilities[c] for c in ("dark", "light")] for p in got],
+                               stored_test[["prob_dark", "prob_light"]].to_numpy(), atol=1e-5)
     wrong_file = board / "wrong" / name
     if (table["true_class"] != table["pred_class"]).any():
         wrong = pd.read_csv(wrong_file)
