@@ -23,7 +23,7 @@ from harness.matrix import Cell, CellSpec, fold_cell, make_cell, row_label
 from harness.plugins import Plugins
 from harness.preprocess import with_preprocessing
 from harness.store import RESUME as RESUME_FILE
-from harness.store import STATUS, atomic_write_json, load_run, read_cell, reset_cell_dir
+from harness.store import STATUS, atomic_write_json, load_run, read_cell, reset_cell_dir, skipped_note, write_skipped
 
 
 @dataclass
@@ -215,6 +215,8 @@ def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugin
             data = fold_dataset(data, cell.config["fold"]["k"], cell.config["fold"]["index"])
         config["classes"] = list(data.classes)
         config["data_fingerprint"] = data.fingerprint
+        config["skipped_images"] = len(data.skipped)
+        write_skipped(cell_dir, data.skipped)
         atomic_write_json(cell_dir / "config.json", config)
         plugins.hook.harness_cell_start(cell=cell)
 
@@ -270,5 +272,5 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
                              select_by=experiment.select_by, decisions=experiment.decisions,
                              n_resamples=(experiment.decisions or {}).get("resamples", 1000),
                              n_permutations=(experiment.decisions or {}).get("permutations", 2000),
-                             description=experiment.description,
+                             description=" ".join(filter(None, [experiment.description, skipped_note(root, ids)])),
                              jinja_hook=lambda env: plugins.hook.harness_prepare_jinja2_environment(env=env))
