@@ -12,6 +12,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from harness import load_run
+from harness.leaderboard.figures.wrong import row_slug
 
 pytestmark = pytest.mark.slow
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -60,7 +61,8 @@ def test_folder_with_ten_classes_runs_end_to_end(write_toml, tmp_path):
     results = json.loads((tmp_path / "lb" / "digits" / "results.json").read_text())
     metrics = results["rows"][0]["metrics"]
     assert all(f"test.f1_{name}" in metrics for name in NAMES)
-    html = (tmp_path / "lb" / "digits" / "index.html").read_text()
+    (model,) = [r["row"] for r in results["rows"] if r["kind"] == "model"]
+    html = (tmp_path / "lb" / "digits" / "rows" / f"{row_slug(model)}.html").read_text()  # the model row's page
     for name in NAMES:
         assert f">{name}<" in html  # a per-class table row for each of the ten classes
     assert html.count("data:image/png;base64") >= 2  # confusion matrix and curves at least
