@@ -84,6 +84,8 @@ def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
     with per-folder headline numbers in place of each ``analysis.json``) and ``tta``
     (:func:`harness.leaderboard.ranking.derived.tta_info`); each null when it does not apply.
     """
+    from harness.leaderboard.ranking.anomaly import category_table
+
     rows = []
     for _, line in leaderboard.rows.iterrows():
         row = str(line["row"])
@@ -113,6 +115,7 @@ def results_dict(leaderboard: Leaderboard) -> dict[str, Any]:
         "failed": [dict(f) for f in leaderboard.failed],
         "notes": list(leaderboard.notes),
         "decisions": {k: v for k, v in leaderboard.decisions.items() if k != "figures"},
+        "categories": category_table(leaderboard.rows, leaderboard.rank_by),
     }
 
 

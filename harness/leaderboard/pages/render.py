@@ -166,6 +166,8 @@ def _table(leaderboard: Leaderboard, links: dict[str, str]) -> list[dict[str, An
 
 def page_context(leaderboard: Leaderboard, board_figures: list[FigureRef] | None = None) -> dict[str, Any]:
     """Everything ``index.html`` shows, as plain values."""
+    from harness.leaderboard.ranking.anomaly import category_table
+
     table = _table(leaderboard, row_links(leaderboard))
     return {
         "title": leaderboard.title,
@@ -182,6 +184,7 @@ def page_context(leaderboard: Leaderboard, board_figures: list[FigureRef] | None
         "bootstrap": dict(leaderboard.bootstrap),
         "decisions": {k: v for k, v in leaderboard.decisions.items() if k != "figures"},
         "decision_figures": leaderboard.decisions.get("figures", {}),
+        "categories": category_table(leaderboard.rows, leaderboard.rank_by),
         "table": table,
         "board_figures": list(board_figures or []),
         "notes": list(leaderboard.notes),

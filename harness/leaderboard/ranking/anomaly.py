@@ -93,25 +93,27 @@ def report_file(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k != "histogram"}
 
 
-def category_table(rows: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
+def category_table(rows: Any, metric: str) -> dict[str, Any] | None:
     """Models x categories of ``metric`` (seed means), with each model's mean over categories.
 
     Args:
-        rows: ranking entries with ``row`` (labels such as ``"anomalib model=Padim
-            dataset.category=bottle"``) and ``values`` (metric to ``{"mean": ...}``).
+        rows: the leaderboard's ranking frame (``row`` labels such as ``"anomalib
+            model=Padim dataset.category=bottle"``, ``<metric>_mean`` columns).
         metric: the metric shown.
 
     Returns:
         ``{"metric", "categories", "models": [{"model", "values", "mean"}]}`` sorted by
-        the mean, best first; None unless some row varies ``dataset.category``.
+        the mean, best first (a model missing a category has no mean); None unless some
+        row varies ``dataset.category``.
     """
+    column = f"{metric}_mean"
     table: dict[str, dict[str, float]] = {}
-    for row in rows:
-        found = CATEGORY.search(row["row"])
+    for record in rows.to_dict("records"):
+        found = CATEGORY.search(str(record["row"]))
         if not found:
             continue
-        value = row["values"].get(metric, {}).get("mean")
-        model = CATEGORY.sub("", row["row"]).strip()
+        value = record.get(column)
+        model = CATEGORY.sub("", str(record["row"])).strip()
         table.setdefault(model, {})[found.group(1)] = float(value) if value is not None else math.nan
     if not table:
         return None
