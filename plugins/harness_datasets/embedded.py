@@ -17,7 +17,7 @@ import numpy as np
 
 from harness import options as opt
 
-GENERATOR_VERSION = "3"  # 3: blob fill comes from the split's own band
+GENERATOR_VERSION = "4"  # 3: blob fill comes from the split's own band; 4: defects drawn more visibly
 TEXTURES = ("brick", "grass", "gravel")
 KINDS = ("crack", "blob", "patch", "stain")
 BANDS = {"train": (0.0, 0.6), "val": (0.6, 0.8), "test": (0.8, 1.0)}
@@ -87,12 +87,12 @@ def crack(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if not (0 <= y < size and 0 <= x < size):
             break
         stroke[int(y), int(x)] = True
-    width = max(1, size // 32)
+    width = max(1, round(size / 24))  # 2 px at 32-48 px, 3 px at 64 px: visible after the first downsampling
     if width > 1:
         stroke = ndimage.binary_dilation(stroke, iterations=width - 1)
     out = clean.astype(np.float32)
-    shade = rng.choice([0.35, 1.6])
-    out[stroke] = out[stroke] * shade + (0 if shade < 1 else 30)
+    shade = rng.choice([0.25, 1.8])
+    out[stroke] = out[stroke] * shade + (0 if shade < 1 else 50)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -109,7 +109,7 @@ def patch(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     side = int(size * rng.uniform(0.2, 0.35))
     sy, sx, dy, dx = rng.integers(0, size - side, size=4)
     out = clean.astype(np.float32)
-    exposure = rng.choice([rng.uniform(0.7, 0.85), rng.uniform(1.15, 1.3)])  # the seam shows, as on real parts
+    exposure = rng.choice([rng.uniform(0.55, 0.7), rng.uniform(1.3, 1.5)])  # the seam shows, as on real parts
     piece = np.rot90(clean[sy:sy + side, sx:sx + side], k=int(rng.integers(1, 4))) * exposure
     out[dy:dy + side, dx:dx + side] = piece
     return np.clip(out, 0, 255).astype(np.uint8)
@@ -117,8 +117,8 @@ def patch(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def stain(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A smooth darkening or brightening with an irregular boundary."""
-    alpha = _smooth_blob(rng, clean.shape[0], (0.05, 0.18))
-    gain = 1 + alpha * rng.choice([-0.5, 0.5])
+    alpha = _smooth_blob(rng, clean.shape[0], (0.06, 0.18))
+    gain = 1 + alpha * rng.choice([-0.6, 0.7])
     return np.clip(clean * gain, 0, 255).astype(np.uint8)
 
 
