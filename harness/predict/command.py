@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.errors import HarnessError
 
 SOURCE_HELP = ("a run folder (runs/<experiment>), a cell or derived-row folder, a leaderboard folder, "
@@ -27,7 +29,10 @@ def add_use_parsers(subparsers: Any) -> None:
                               description="Predict with a stored row. Exit 1 when any input failed (each failed "
                               "input is an ERROR row naming the reason; the rest are predicted).")
     _source_args(p)
-    p.add_argument("inputs", nargs="+", type=Path, help="image files, folders (recursive) or CSV files with a path column")
+    p.add_argument("inputs", nargs="*", type=Path, help="image files, folders (recursive) or CSV files with a path column")
+    p.add_argument("--split", choices=("train", "val", "test"), default=None,
+                   help="predict this split of the row's own dataset (also embedded data) instead of files; "
+                   "adds a true_class column")
     p.add_argument("--out", type=Path, default=None, help="output file (default: standard output)")
     p.add_argument("--format", choices=("csv", "jsonl"), default=None,
                    help="csv or jsonl (default: from --out's suffix, else csv)")
@@ -72,16 +77,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from harness.store import atomic_write_text
 
     fmt = args.format or ("jsonl" if args.out is not None and args.out.suffix.lower() in (".jsonl", ".json") else "csv")
-    files = expand_inputs(args.inputs, args.path_column)
-    if not files:
-        raise HarnessError(f"no images found in {', '.join(map(str, args.inputs))}")
+    if bool(args.inputs) == bool(args.split):
+        raise HarnessError("give image inputs or --split, not both" if args.inputs else "give image inputs or --split")
     predictor = _predictor(args)
+    truth = None
+    if args.split:
+        files, truth = _split_items(predictor, args.split)
+    else:
+        files = expand_inputs(args.inputs, args.path_column)
+        if not files:
+            raise HarnessError(f"no images found in {', '.join(map(str, args.inputs))}")
     tta = {"views": args.tta.split(","), "merge": args.tta_merge} if args.tta else None
     show = not args.no_progress and sys.stderr.isatty()
     with tqdm(total=len(files), desc="predict", unit="img", file=sys.stderr, disable=not show, leave=False) as bar:
         predictions = predictor.predict(files, batch_size=args.batch_size, tta=tta, return_maps=args.maps is not None,
                                         progress=bar.update)
-    text = render(predictions, predictor.classes, fmt)
+    text = render(predictions, predictor.classes, fmt, truth)
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -97,12 +108,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _overlays(predictor: Any, files: list[Path], predictions: list[Any], folder: Path) -> None:
+def _split_items(predictor: Any, split: str) -> tuple[list[Any], list[str]]:
+    """The images of a split of the row's dataset (decoded by its plugin, through the cache) and their classes."""
+    from harness.plugins import build_plugins
+    from harness.predict.inputs import Item
+    from harness.runner import build_dataset
+
+    config = predictor.node.models()[0].record.config
+    if "dataset" not in config:
+        raise HarnessError(f"{predictor.record.id}: config.json names no dataset; give image inputs instead")
+    data = build_dataset(config["dataset"], build_plugins()).split(split)
+    classes = list(predictor.classes)
+    items = [Item(str(sid), image=np.asarray(image)) for sid, image in zip(data.sample_ids, data.images)]
+    return items, [classes[int(k)] for k in data.labels]
+
+
+def _overlays(predictor: Any, files: list[Any], predictions: list[Any], folder: Path) -> None:
     from harness.predict.inputs import Item, decode_item
     from harness.predict.output import write_overlays
 
     model = predictor.node.models()[0]
-    images = {i: decode_item(Item(str(f), f), model.image_size, model.resize)
+    images = {i: decode_item(f if isinstance(f, Item) else Item(str(f), f), model.image_size, model.resize)
               for i, (f, p) in enumerate(zip(files, predictions)) if p.ok and p.maps}
     n = write_overlays(predictions, images, folder)
     print(f"{n} map overlay(s) -> {folder}" if n else "the row's model makes no maps; no overlays written",

@@ -35,8 +35,8 @@ class Item:
 def as_items(inputs: Any) -> list[Item]:
     """Normalise what :meth:`Predictor.predict` accepts into items, in order.
 
-    Accepts a path, an array or a PIL image, or a sequence of them (a ``[N, H, W, C]``
-    array counts as N images).
+    Accepts a path, an array or a PIL image, an :class:`Item`, or a sequence of them (a
+    ``[N, H, W, C]`` array counts as N images).
     """
     if isinstance(inputs, str | os.PathLike) or _is_image(inputs):
         inputs = [inputs]
@@ -44,7 +44,9 @@ def as_items(inputs: Any) -> list[Item]:
         inputs = list(inputs)
     items = []
     for i, value in enumerate(inputs):
-        if isinstance(value, str | os.PathLike):
+        if isinstance(value, Item):
+            items.append(value)
+        elif isinstance(value, str | os.PathLike):
             items.append(Item(str(value), Path(value)))
         elif _is_image(value):
             items.append(Item(f"<image {i}>", image=value))

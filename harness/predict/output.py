@@ -16,13 +16,15 @@ import numpy as np
 from harness.predict.predictor import Prediction
 
 
-def columns(classes: Sequence[str]) -> list[str]:
-    return ["path", "pred_class", "confidence", *(f"prob_{c}" for c in classes), "score", "latency_ms", "error"]
+def columns(classes: Sequence[str], with_truth: bool = False) -> list[str]:
+    return ["path", *(["true_class"] if with_truth else []), "pred_class", "confidence",
+            *(f"prob_{c}" for c in classes), "score", "latency_ms", "error"]
 
 
-def record(p: Prediction, classes: Sequence[str]) -> dict[str, Any]:
+def record(p: Prediction, classes: Sequence[str], truth: str | None = None) -> dict[str, Any]:
     """One output row; empty (None) fields where the input failed or the row has no score."""
-    out: dict[str, Any] = {"path": p.path, "pred_class": p.pred_class, "confidence": p.confidence}
+    out: dict[str, Any] = {"path": p.path, **({"true_class": truth} if truth is not None else {}),
+                           "pred_class": p.pred_class, "confidence": p.confidence}
     for c in classes:
         out[f"prob_{c}"] = p.probabilities.get(c)
     out.update({"score": p.score, "latency_ms": round(p.latency_ms, 4) if math.isfinite(p.latency_ms) else None,
@@ -30,13 +32,17 @@ def record(p: Prediction, classes: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def render(predictions: Sequence[Prediction], classes: Sequence[str], fmt: str) -> str:
-    """The whole table as text: ``"csv"`` (probabilities at full precision) or ``"jsonl"``."""
-    rows = [record(p, classes) for p in predictions]
+def render(predictions: Sequence[Prediction], classes: Sequence[str], fmt: str,
+           truth: Sequence[str] | None = None) -> str:
+    """The whole table as text: ``"csv"`` (probabilities at full precision) or ``"jsonl"``.
+
+    ``truth``: each input's true class, when known (a dataset split), as a ``true_class`` column.
+    """
+    rows = [record(p, classes, None if truth is None else truth[i]) for i, p in enumerate(predictions)]
     if fmt == "jsonl":
         return "".join(json.dumps(r) + "\n" for r in rows)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns(classes), lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns(classes, truth is not None), lineterminator="\n")
     writer.writeheader()
     for r in rows:
         writer.writerow({k: ("" if v is None else (repr(v) if isinstance(v, float) else v)) for k, v in r.items()})

@@ -193,3 +193,48 @@ def test_csv_input_with_a_path_column(trained, tmp_path, stored):
     rows = _read_csv(out)
     np.testing.assert_allclose([[float(r[f"prob_{c}"]) for c in classes] for r in rows],
                                frame[[f"prob_{c}" for c in classes]].to_numpy()[:4], atol=1e-5)
+
+
+def test_split_of_the_rows_own_embedded_dataset_reproduces_its_test_predictions(tmp_path, monkeypatch):
+    """smoke-sized: embedded data have no files, so --split test reads the row's own split."""
+    from harness import load_run
+    from harness.config import load_experiment
+    from harness.plugins import build_plugins
+    from harness.runner import run_experiment
+
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    toml = tmp_path / "smoke.toml"
+    toml.write_text("""
+[experiment]
+name = "smoke"
+seeds = [0]
+
+[dataset]
+plugin = "synthetic-defects"
+image_size = 32
+n_train = 32
+n_val = 16
+n_test = 24
+
+[train]
+epochs = 1
+batch_size = 16
+
+[[matrix.model]]
+plugin = "timm"
+arch = "resnet10t"
+""", encoding="utf-8")
+    plugins = build_plugins()
+    run_experiment(load_experiment(toml, plugins), plugins, runs_dir=tmp_path / "runs", show_progress=False,
+                   echo=lambda s: None)
+    run_dir = tmp_path / "runs" / "smoke"
+    (cell,) = load_run(run_dir).done()
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(run_dir), "--split", "test", "--out", str(out), "--no-progress"]) == 0
+    frame = load_run(run_dir).predictions(cell.id, "test")
+    rows = _read_csv(out)
+    assert [r["path"] for r in rows] == list(frame["sample_id"])
+    assert [r["true_class"] for r in rows] == [cell.classes[k] for k in frame["label"]]
+    got = np.array([[float(r[f"prob_{c}"]) for c in cell.classes] for r in rows])
+    np.testing.assert_allclose(got, frame[[f"prob_{c}" for c in cell.classes]].to_numpy(), atol=1e-5)
+    assert main(["predict", str(run_dir), str(out), "--split", "test", "--no-progress"]) == 1  # not both
