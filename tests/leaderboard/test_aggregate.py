@@ -258,7 +258,10 @@ def test_results_json_carries_intervals_tests_and_fingerprints(consistent_run, t
     build_leaderboard(load_run(root), tmp_path / "board", rank_by="test.f1_macro", title="t", n_resamples=300)
     data = json.loads((tmp_path / "board" / "results.json").read_text())
     assert data["run_dir"] == str(root.resolve()) and data["top"] == "strong"
-    assert data["bootstrap"] == {"resamples": 300, "seed": 0, "level": 0.95, "alpha": 0.05}
+    family = len(data["rows"]) - 1  # every row but the top is tested against it
+    assert data["bootstrap"] == {"resamples": 300, "permutations": 2000, "seed": 0, "level": 0.95, "alpha": 0.05,
+                                 "p_min": pytest.approx(1 / 2001), "p_min_holm": pytest.approx(family / 2001),
+                                 "family": family}
     assert data["notes"] == []
     stacks = {row: stack_seeds(CLASSES, [(s, IDS, LABELS, p) for s, p in enumerate(ps)]) for row, ps in probas.items()}
     for entry in data["rows"]:
