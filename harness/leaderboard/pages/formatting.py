@@ -60,7 +60,8 @@ def format_p(value: Any) -> str:
     return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
 
 
-_COST_FORMATS = {"gmacs": "{:.3f}", "test.latency_ms": "{:.2f}", "test.images_per_second": "{:.1f}"}
+_COST_FORMATS = {"gmacs": "{:.3f}", "test.latency_ms": "{:.2f}", "test.latency_iqr_ms": "{:.2f}",
+                 "test.latency_unstable": "{:.2f}", "test.images_per_second": "{:.1f}"}
 
 
 def format_cost(value: Any, name: str = "") -> str:

@@ -42,6 +42,8 @@ COST_LABELS = {
     "params": "parameters",
     "gmacs": "GMACs / image",
     "test.latency_ms": "latency (ms / image)",
+    "test.latency_iqr_ms": "latency spread (IQR, ms)",
+    "test.latency_unstable": "latency unstable (share of seeds)",
     "test.images_per_second": "throughput (images / s)",
     "train_seconds": "training (s)",
     "test.infer_seconds": "test inference (s)",

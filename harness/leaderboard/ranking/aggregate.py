@@ -36,7 +36,8 @@ LOCALISATION = (
 )
 PER_CLASS = ("precision", "recall", "f1", "support")
 CALIBRATION = ("test.ece", "test.brier", "test.brier_positive_class")
-EFFICIENCY = ("params", "gmacs", "test.latency_ms", "test.images_per_second", "train_seconds", "test.infer_seconds")
+EFFICIENCY = ("params", "gmacs", "test.latency_ms", "test.latency_iqr_ms", "test.latency_unstable", "test.images_per_second",
+              "train_seconds", "test.infer_seconds")
 
 
 def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
