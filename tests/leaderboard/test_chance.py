@@ -130,7 +130,8 @@ def test_the_page_shows_the_chance_column(tmp_path: Path) -> None:
     board = build_leaderboard(load_run(root), tmp_path / "out", rank_by="test.f1_macro", title="toy", n_resamples=200)
     html = (tmp_path / "out" / "index.html").read_text()
     assert ">vs chance</th>" in html
-    assert html.count(">not above chance</span>") == 1 and html.count(">above chance</span>") == 1
+    cell = '{}</span> <span class="muted">p<sub>Holm</sub>'  # a row's "vs chance" cell, not the note below
+    assert html.count(cell.format(">not above chance")) == 1 and html.count(cell.format(">above chance")) == 1
     assert "DummyClassifier(strategy=&#39;most_frequent&#39;)" in html
     assert board.details[MAJORITY].kind == "chance"
 
