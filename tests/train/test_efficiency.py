@@ -79,3 +79,10 @@ def test_measured_at_the_configured_precision():
         assert set(dtypes) == {torch.float32}
     finally:
         handle.remove()
+
+
+def test_the_leaderboard_shows_the_spread_and_the_unstable_share_beside_latency():
+    from harness.leaderboard.ranking.aggregate import efficiency_columns
+
+    present = ("test.latency_unstable", "params", "test.latency_iqr_ms", "test.latency_ms")
+    assert efficiency_columns(present) == ("params", "test.latency_ms", "test.latency_iqr_ms", "test.latency_unstable")
