@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from harness.leaderboard.figures.plots import LABEL, SMALL, TITLE, _new_figure, png_uri
 
 NOT_TERMS = frozenset({"train.loss", "train.eval_loss"})
+OBJECTIVE = "model's training objective"
 
 
 def series(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
@@ -63,7 +64,7 @@ def _panels(histories: Sequence[tuple[str, list[dict[str, Any]]]], select: str |
         pair = (("train.eval_loss", "train", "-"),) if comparable else ()
         panels = [
             ("loss (train and validation)" if comparable else "validation loss", (*pair, ("val.loss", "validation", "--"))),
-            ("model's training objective", (("train.loss", "train objective", "-"),)),
+            (OBJECTIVE, (("train.loss", "train objective", "-"),)),
         ]
     if select:
         panels.append((select, ((select, "validation", "-"),)))
@@ -84,7 +85,7 @@ def curves_plot(histories: Sequence[tuple[str, list[dict[str, Any]]]], select: s
     if not panels:
         return None
     fig = _new_figure(3.4 * len(panels), 2.7)
-    changes = sorted({x for _, h in histories for x, _ in objective_changes(h)})
+    changes = {x: what for _, h in reversed(histories) for x, what in objective_changes(h)}  # first seed's wording
     for p, (title, keys) in enumerate(panels, start=1):
         ax = fig.add_subplot(1, len(panels), p)
         for i, (label, history) in enumerate(histories):
@@ -93,8 +94,11 @@ def curves_plot(histories: Sequence[tuple[str, list[dict[str, Any]]]], select: s
                 if xs:
                     ax.plot(xs, ys, style, color=f"C{i % 10}", linewidth=1.3, marker=".", markersize=4,
                             label=f"{split}, {label}")
-        for x in changes:  # the stage switch happens at the start of epoch x: between x - 1 and x
+        for x, what in sorted(changes.items()):  # the switch happens at the start of epoch x: between x - 1 and x
             ax.axvline(x - 0.5, color="0.45", linestyle=":", linewidth=1.0)
+            if title == OBJECTIVE:
+                ax.text(x - 0.45, 0.98, " ".join(what), transform=ax.get_xaxis_transform(), rotation=90, va="top",
+                        ha="left", fontsize=SMALL, color="0.3")
         ax.set_title(title, fontsize=TITLE)
         ax.set_xlabel("epoch", fontsize=LABEL)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
