@@ -80,10 +80,16 @@ def test_f1_delta_is_the_displayed_difference_and_p_matches_scipy(seeds: int) ->
     reference = _scipy_f1_test(a, b, n_resamples=4000)
     assert reference.statistic == pytest.approx(result.delta, abs=1e-12)
     assert 0.01 < reference.pvalue < 0.6  # a case where Monte-Carlo agreement means something
-    # two Monte Carlo estimates of one p-value, 4000 swaps each: within five standard errors
-    se = np.sqrt(2 * reference.pvalue * (1 - reference.pvalue) / 4000)
-    assert result.method == "permutation"
-    assert abs(result.p - reference.pvalue) < 5 * se
+    p = reference.pvalue
+    # the whole budget: two Monte Carlo estimates of one p-value, 4000 swaps each
+    full = permutation_tests(a, b, ["f1_macro"], n_permutations=4000, stop_after=None)["f1_macro"]
+    assert (full.method, full.n) == ("permutation", 4000)
+    assert abs(full.p - p) < 5 * np.sqrt(2 * p * (1 - p) / 4000)
+    # the default stops at the 100th swap as extreme as the observed delta (Besag-Clifford): p = 100 / swaps
+    sequential = permutation_tests(a, b, ["f1_macro"], n_permutations=4000)["f1_macro"]
+    assert result.method == "permutation" and result.p == sequential.p == pytest.approx(100 / sequential.n)
+    assert sequential.n < 4000
+    assert abs(sequential.p - p) < 5 * np.sqrt(p * (1 - p) / 4000 + p * (1 - p) / sequential.n)
 
 
 def test_few_differing_samples_are_enumerated_exactly_like_scipy() -> None:
