@@ -17,7 +17,7 @@ from harness import PredictionSet, hookimpl, hookspecs
 from harness.leaderboard import build_leaderboard, terminal_table
 from harness.leaderboard.figures.build import select_metric
 from harness.leaderboard.figures.curves import curves_caption, curves_plot, objective_changes
-from harness.leaderboard.figures.plots import DPI, MIN_TEXT_PX, _new_figure, overlay_plot, png_uri
+from harness.leaderboard.figures.plots import DPI, MIN_TEXT_PX, TILE, _new_figure, overlay_plot, png_uri
 from harness.leaderboard.figures.wrong import row_slug
 from harness.store import atomic_save_npz, atomic_write_json, load_run, write_predictions
 
@@ -205,9 +205,9 @@ def test_overlay_grid_has_a_line_per_sample_and_a_column_per_map() -> None:
     masks = np.zeros((3, 4, 4), dtype=np.uint8)
     with_mask = _png_shape(overlay_plot(images, ["a", "b", "c"], maps, masks))
     without = _png_shape(overlay_plot(images[:2], ["a", "b"], maps, None))
-    # 1.05 inch per cell (matplotlib truncates to whole pixels): columns image + 2 maps (+ mask), lines per sample + title band
-    assert with_mask[:2] == (int((1.05 * 3 + 0.2) * DPI), int(1.05 * 4 * DPI))
-    assert without[:2] == (int((1.05 * 2 + 0.2) * DPI), int(1.05 * 3 * DPI))
+    # TILE inches per cell (matplotlib truncates to whole pixels): columns image + 2 maps (+ mask), lines per sample + title band
+    assert with_mask[:2] == (int((TILE * 3 + 0.2) * DPI), int(TILE * 4 * DPI))
+    assert without[:2] == (int((TILE * 2 + 0.2) * DPI), int(TILE * 3 * DPI))
 
 
 def test_curves_follow_the_selection_metric() -> None:

@@ -24,6 +24,7 @@ SMALL = 7.5  # points: tick labels, legends, annotations (11.5 px at DPI)
 LABEL = 8.5  # points: axis labels
 TITLE = 9.5  # points: panel titles
 MAX_LABEL = 30
+TILE = 0.9  # inches per thumbnail of the overlay grid (99 px at DPI)
 
 
 def short(label: str, limit: int = MAX_LABEL) -> str:
@@ -129,23 +130,26 @@ def overlay_plot(
     """
     columns = ["image", *sorted(maps), *(["mask"] if masks is not None else [])]
     n = len(images)
-    fig = _new_figure(1.05 * len(columns), 1.05 * n + 0.2)
+    fig = _new_figure(TILE * len(columns), TILE * n + 0.2)
     for i in range(n):
         image = images[i][..., 0] if images.shape[-1] == 1 else images[i]
         h, w = image.shape[:2]
         extent = (-0.5, w - 0.5, h - 0.5, -0.5)  # stretch any map size over the image
         for j, name in enumerate(columns):
             ax = fig.add_subplot(n, len(columns), i * len(columns) + j + 1)
-            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+            # nearest: the stored pixels as they are, which also keeps the PNG small
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
             if name in maps:
-                ax.imshow(_unit(maps[name][i]), cmap="jet", alpha=0.45, extent=extent, vmin=0, vmax=1)
+                ax.imshow(_unit(maps[name][i]), cmap="jet", alpha=0.45, extent=extent, vmin=0, vmax=1,
+                          interpolation="nearest")
             elif name == "mask" and masks is not None:
-                ax.imshow(np.ma.masked_equal(masks[i] > 0, False), cmap="autumn", alpha=0.6, extent=extent)
+                ax.imshow(np.ma.masked_equal(masks[i] > 0, False), cmap="autumn", alpha=0.6, extent=extent,
+                          interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(name, fontsize=7.5)
             if j == 0:
                 ax.set_ylabel(captions[i], fontsize=7.5)
-    fig.subplots_adjust(left=0.12, right=0.98, top=1 - 0.25 / (1.05 * n + 0.2), bottom=0.02, wspace=0.05, hspace=0.08)
+    fig.subplots_adjust(left=0.12, right=0.98, top=1 - 0.25 / (TILE * n + 0.2), bottom=0.02, wspace=0.05, hspace=0.08)
     return png_uri(fig)
