@@ -28,6 +28,21 @@ def sidecar_path(out: Path) -> Path:
     return out.with_name(out.name + ".json")
 
 
+def _resample_matrix(n_in: int, n_out: int, mode: str):  # noqa: ANN202 - torch stays lazy
+    """``[n_out, n_in]``: what ``F.interpolate`` does along one axis (every mode used here is separable).
+
+    Exported as a constant, so ONNX runtimes need no resize operator whose edge handling
+    may differ from torch's.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    kwargs = {"align_corners": False} if mode in ("bilinear", "bicubic") else {}
+    basis = torch.eye(n_in, dtype=torch.float64)[:, None, :, None]  # [n_in, 1, n_in, 1] one unit row each
+    out = F.interpolate(basis, size=(n_out, 1), mode=mode, **kwargs)  # [n_in, 1, n_out, 1]
+    return out[:, 0, :, 0].T.float().contiguous()
+
+
 def _wrapper(node: Any):  # noqa: ANN202 - torch stays lazy
     import torch
 
@@ -35,15 +50,15 @@ def _wrapper(node: Any):  # noqa: ANN202 - torch stays lazy
     from harness.train.evaluate import forward
 
     pre, size = node.pre, node.image_size
-    side = max(1, round(size * pre.crop_pct))  # harness.Preprocessing.eval_crop with the sizes fixed for tracing
+    side = max(1, round(size * pre.crop_pct))  # harness.Preprocessing.eval_crop with the sizes fixed
     top = (size - side) // 2
-    kwargs = {"align_corners": False} if pre.torch_mode in ("bilinear", "bicubic") else {}
+    resample = _resample_matrix(side, size, pre.torch_mode)  # [S, side]
 
     def _crop(images: torch.Tensor) -> torch.Tensor:
         if pre.crop_pct >= 1.0:
             return images
         window = images[..., top:top + side, top:top + side]
-        out = torch.nn.functional.interpolate(window, size=(size, size), mode=pre.torch_mode, **kwargs)
+        out = resample @ window @ resample.T  # F.interpolate of the crop, as two fixed matrix products
         return out.round().clamp(0, 255)  # whole pixel values, as the uint8 crop of the evaluation
 
     class Exported(torch.nn.Module):
