@@ -5,7 +5,7 @@ A plugin declares what its block of the experiment file takes::
     from harness import options as opt
 
     OPTIONS = opt.Options(
-        "the stacking ensemble",
+        "ensemble 'stacking'",
         meta_learner=opt.Choice("logistic", "ridge", default="logistic"),
         seed=opt.Int(default=0, min=0),
         weights=opt.List(opt.Float(min=0), min_items=1, doc="one per member"),

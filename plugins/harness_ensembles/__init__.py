@@ -25,9 +25,9 @@ __all__ = ["HardVoting", "KFold", "SoftVoting", "Snapshot", "Stacking", "Weighte
 @hookimpl
 def harness_register_ensembles(registry: Any) -> None:
     """Register ``hard-voting``, ``soft-voting``, ``weighted``, ``stacking``, ``kfold`` and ``snapshot``."""
-    registry.register("hard-voting", HardVoting, check=opts.VOTING.check, example={},
+    registry.register("hard-voting", HardVoting, check=opts.HARD_VOTING.check, example={},
                       description="weighted majority of the members' predicted classes (sklearn tie-break)")
-    registry.register("soft-voting", SoftVoting, check=opts.VOTING.check, example={},
+    registry.register("soft-voting", SoftVoting, check=opts.SOFT_VOTING.check, example={},
                       description="weighted average of the members' probabilities")
     registry.register("weighted", WeightedAverage, check=opts.WEIGHTED.check, example={"ensemble_size": 5},
                       description="weights chosen on validation: Caruana greedy selection or an Optuna search")

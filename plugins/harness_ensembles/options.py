@@ -40,9 +40,10 @@ def _weighted_rules(options: dict[str, Any]) -> list[opt.Problem]:
     return problems
 
 
-VOTING = opt.Options("a voting ensemble", weights=WEIGHTS)
+HARD_VOTING = opt.Options("ensemble 'hard-voting'", weights=WEIGHTS)
+SOFT_VOTING = opt.Options("ensemble 'soft-voting'", weights=WEIGHTS)
 WEIGHTED = opt.Options(
-    "the weighted ensemble",
+    "ensemble 'weighted'",
     extra=_weighted_rules,
     weights=WEIGHTS,
     search=opt.Choice(*SEARCHES, default="caruana"),
@@ -52,10 +53,10 @@ WEIGHTED = opt.Options(
     seed=opt.Int(0, doc="Optuna sampler seed"),
 )
 STACKING = opt.Options(
-    "the stacking ensemble",
+    "ensemble 'stacking'",
     meta_learner=opt.Choice(*META_LEARNERS, default="logistic_regression"),
     meta_options=opt.Table({}, rule=_scalars, doc="keyword arguments of the meta-learner"),
     seed=opt.Int(0, doc="the meta-learner's random_state"),
 )
-KFOLD = opt.Options("the kfold ensemble", k=opt.Int(5, min=2, max=50, doc="folds of train + val"))
-SNAPSHOT = opt.Options("the snapshot ensemble")
+KFOLD = opt.Options("ensemble 'kfold'", k=opt.Int(5, min=2, max=50, doc="folds of train + val"))
+SNAPSHOT = opt.Options("ensemble 'snapshot'")

@@ -63,7 +63,7 @@ _SOURCE = {
 }
 
 TIMM = opt.Options(
-    "model plugin 'timm'",
+    "model 'timm'",
     extra=_one_source,
     arch=opt.Str(opt.REQUIRED, rule=_arch_rule(), doc="any timm architecture name"),
     drop_rate=opt.Float(0.0, min=0, lt=1),
@@ -75,7 +75,7 @@ TIMM = opt.Options(
 TIMM_OPTIONS = TIMM.names
 
 ATTENTION = opt.Options(
-    "model plugin 'convnext-attention'",
+    "model 'convnext-attention'",
     extra=_one_source,
     arch=opt.Str("convnext_atto", rule=_arch_rule("convnext")),
     heads=opt.Int(8, min=1, doc="attention heads of the pooling query"),

@@ -68,7 +68,9 @@ def check(name: str, options: dict[str, Any]) -> list[Problem]:
     Returns:
         One ``(key, message)`` per problem.
     """
-    problems = check_options(options, {**SPECS[name], **_RUN}, what=f"scheduler {name!r}")
+    run = {k: v for k, v in options.items() if k in _RUN}  # context from the host, not options of the block
+    problems = check_options({k: v for k, v in options.items() if k not in _RUN}, SPECS[name], what=f"scheduler {name!r}")
+    problems += check_options(run, _RUN, what="the run")
     bad = {key for key, _ in problems}
     epochs = options.get("epochs") if "epochs" not in bad else None
     warmup = options.get("warmup_epochs")
