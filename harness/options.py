@@ -269,7 +269,7 @@ class Options:
             found = option.problem(value)
             if found:
                 hint = did_you_mean(value, map(str, option.choices)) if option.kind == "choice" else ""
-                problems.append(Problem(name, found + hint))
+                problems.append(Problem(name, found + ("." + hint if hint else "")))
         for name, option in self.spec.items():
             if name not in options and option.required:
                 problems.append(Problem(name, f"is required by {self.what} ({option.describe()})"))
