@@ -91,6 +91,8 @@ class Preprocessing:
         record = config.get("preprocessing", config if "mean" in config else {})
         if not isinstance(record, Mapping):
             raise HarnessError(f"preprocessing: must be a table, got {type(record).__name__}")
+        if "error" in record:
+            raise HarnessError(f"the model's preprocessing could not be resolved: {record['error']}")
         fields = ("mean", "std", "interpolation", "crop_pct", "input_size")
         return cls(**{k: record[k] for k in fields if record.get(k) is not None})
 
@@ -117,18 +119,22 @@ class Preprocessing:
         """The ``F.interpolate`` / ``grid_sample`` mode closest to :attr:`interpolation`."""
         return TORCH_MODES[self.interpolation]
 
-    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+    def normalize(self, images: torch.Tensor, *, max_value: float | None = None) -> torch.Tensor:
         """``[B, 3, H, W]`` images to the model's float input.
 
         Args:
             images: uint8 (0-255) or floating point on the 0-1 scale.
+            max_value: the value of a full-intensity pixel (default: 255 for uint8
+                images, 1 for floating point ones).
 
         Returns:
-            float32 ``(x - mean) / std`` on the images' device.
+            float32 ``(x / max_value - mean) / std`` on the images' device.
         """
         import torch
 
-        scale, shift = _affine(self.mean, self.std, str(images.device), images.dtype.is_floating_point)
+        if max_value is None:
+            max_value = 1.0 if images.dtype.is_floating_point else 255.0
+        scale, shift = _affine(self.mean, self.std, str(images.device), float(max_value))
         return torch.addcmul(shift, images.float(), scale)
 
     def eval_crop(self, images: torch.Tensor, masks: torch.Tensor | None = None
@@ -156,14 +162,13 @@ class Preprocessing:
 
 
 @lru_cache(maxsize=32)
-def _affine(mean: tuple[float, ...], std: tuple[float, ...], device: str, unit_scale: bool):
-    """``(scale, shift)`` with ``x * scale + shift == (x / range - mean) / std``, as one multiply-add."""
+def _affine(mean: tuple[float, ...], std: tuple[float, ...], device: str, max_value: float):
+    """``(scale, shift)`` with ``x * scale + shift == (x / max_value - mean) / std``, as one multiply-add."""
     import torch
 
     m = torch.tensor(mean, device=device).view(1, 3, 1, 1)
     s = torch.tensor(std, device=device).view(1, 3, 1, 1)
-    value_range = 1.0 if unit_scale else 255.0
-    return 1.0 / (value_range * s), -m / s
+    return 1.0 / (max_value * s), -m / s
 
 
 def resolve_preprocessing(model_config: Mapping[str, Any], models: Any,
@@ -186,3 +191,31 @@ def resolve_preprocessing(model_config: Mapping[str, Any], models: Any,
         raise HarnessError(f"model plugin {plugin!r} declared preprocessing as {type(prep).__name__}, "
                            "not harness.Preprocessing")
     return prep.with_input(*image_size) if image_size else prep
+
+
+def with_preprocessing(config: Mapping[str, Any], models: Any, data: Any = None,
+                       size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """A cell's config with its model's ``"preprocessing"`` record added.
+
+    The record enters the cell's key, so a change of preprocessing reruns the cell.
+
+    Args:
+        config: the cell's resolved config (``model``, ``dataset``, ``train``, ``seed``).
+        models: the models registry.
+        data: the cell's :class:`harness.Dataset` (its images give ``input_size``), or
+            anything else when it is not available.
+        size: ``(H, W)`` of the images when ``data`` is not built (a rerun knows it
+            from the dataset's cache record).
+
+    Returns:
+        a new dict; when the declaration fails, the record holds ``"error"`` instead,
+        and :meth:`Preprocessing.from_config` raises it when the cell runs.
+    """
+    from harness.data import Dataset
+
+    size = tuple(data.train.images.shape[1:3]) if isinstance(data, Dataset) else size
+    try:
+        record = resolve_preprocessing(config["model"], models, size).to_dict()  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure fails its cells, not the plan
+        record = {"error": f"{type(exc).__name__}: {exc}" if not isinstance(exc, HarnessError) else str(exc)}
+    return {**config, "preprocessing": record}

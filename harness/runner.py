@@ -20,6 +20,7 @@ from harness.data import Dataset, fold_dataset
 from harness.errors import HarnessError
 from harness.execution.settings import Execution
 from harness.matrix import Cell, CellSpec, fold_cell, make_cell, row_label
+from harness.planned_data import DatasetFacts, LazyDatasets, dataset_facts
 from harness.plugins import Plugins
 from harness.preprocess import with_preprocessing
 from harness.store import RESUME as RESUME_FILE
@@ -52,21 +53,19 @@ def build_dataset(config: dict[str, Any], plugins: Plugins) -> Dataset:
 
 
 def plan(experiment: Experiment, plugins: Plugins) -> Plan:
-    """Build each distinct dataset once and name every cell."""
-    result = Plan([])
+    """Name every cell; datasets are built when a cell first needs one (see :mod:`harness.planned_data`)."""
+    result = Plan([], datasets=LazyDatasets(build=functools.partial(build_dataset, plugins=plugins)))
     versions = plugins.versions()
     labels = _unique_labels(experiment.cells)
+    facts: dict[str, DatasetFacts] = {}
     for spec, label in zip(experiment.cells, labels):
         key = _dataset_key(spec.config["dataset"])
-        if key not in result.datasets:
-            try:
-                result.datasets[key] = build_dataset(spec.config["dataset"], plugins)
-            except HarnessError as exc:
-                result.datasets[key] = exc
-        data = result.datasets[key]
-        fingerprint = data.fingerprint if isinstance(data, Dataset) else "unavailable"
-        spec = CellSpec(with_preprocessing(spec.config, plugins.registry("models"), data), spec.axes, spec.sources)
-        cell = make_cell(spec, fingerprint, versions, label)
+        if key not in facts:
+            facts[key] = _plan_dataset(result, key, spec.config["dataset"], plugins)
+        data = result.datasets.get(key)
+        spec = CellSpec(with_preprocessing(spec.config, plugins.registry("models"), data, size=facts[key].size),
+                        spec.axes, spec.sources)
+        cell = make_cell(spec, facts[key].fingerprint, versions, label)
         result.cells.append(cell)
         result.dataset_of[cell.id] = key
     for parent, k in kfold_parents(experiment, result.cells, plugins):
@@ -75,6 +74,17 @@ def plan(experiment: Experiment, plugins: Plugins) -> Plan:
             result.folds.append(fold)
             result.dataset_of[fold.id] = result.dataset_of[parent.id]
     return result
+
+
+def _plan_dataset(result: Plan, key: str, config: dict[str, Any], plugins: Plugins) -> DatasetFacts:
+    """The dataset's fingerprint and size, cheaply when its plugin can tell; a built one is kept."""
+    registry = plugins.registry("datasets")
+    cheap = registry.entry(config["plugin"]).fingerprint if config.get("plugin") in registry else None
+    found = dataset_facts(config, functools.partial(build_dataset, plugins=plugins), cheap)
+    result.datasets.configs[key] = config
+    if found.built is not None:
+        result.datasets[key] = found.built
+    return found
 
 
 def kfold_parents(experiment: Experiment, cells: list[Cell], plugins: Plugins) -> list[tuple[Cell, int]]:
@@ -161,15 +171,17 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
     folds = f" (+{len(the_plan.folds)} k-fold cells)" if the_plan.folds else ""
     echo(f"experiment {experiment.name}: {len(the_plan.cells)} cells{folds}, {len(everything) - len(todo)} done, "
          f"{len(todo)} to run -> {root}")
-    meta = _run_metadata(experiment, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    settled = not todo and (root / "run.json").exists()  # nothing to run: run.json stays as it is
+    meta = {} if settled else _run_metadata(experiment, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     root.mkdir(parents=True, exist_ok=True)
     from harness.execution import execute
 
     execute(experiment, plugins, the_plan, root, fresh=fresh, show_progress=show_progress, echo=echo,
             settings=execution, started=started)
-    meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    meta["device"] = experiment.train.get("device", "cpu")
-    atomic_write_json(root / "run.json", meta)
+    if not settled:
+        meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        meta["device"] = experiment.train.get("device", "cpu")
+        atomic_write_json(root / "run.json", meta)
     return the_plan, root
 
 
@@ -217,6 +229,7 @@ def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugin
         config["data_fingerprint"] = data.fingerprint
         config["skipped_images"] = len(data.skipped)
         write_skipped(cell_dir, data.skipped)
+        config["train_class_counts"] = data.train.class_counts(len(data.classes))  # the chance rows' prior
         atomic_write_json(cell_dir / "config.json", config)
         plugins.hook.harness_cell_start(cell=cell)
 
@@ -253,8 +266,13 @@ def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugin
 
 def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins, out_dir: Path,
             echo: Callable[[str], None] | None = None):
-    """Write the leaderboard of the cells of this matrix (stale cells of older configs left out)."""
-    from harness.leaderboard import build_leaderboard
+    """Write the leaderboard of the cells of this matrix (stale cells of older configs left out).
+
+    Returns the leaderboard, or a :class:`harness.leaderboard.stamp.Unchanged` when the pages
+    already drawn came from the very same inputs and were left as they were.
+    """
+    from harness.leaderboard import build_leaderboard, terminal_table
+    from harness.leaderboard.stamp import unchanged, write_stamp
 
     ids = {c.id for c in the_plan.cells}
     if experiment.tta:  # cells that finished before [tta] was set: their views from the checkpoint, no training
@@ -266,11 +284,28 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
         from harness.derived import build_derived
 
         ids |= set(build_derived(root, the_plan.cells, experiment, plugins.registries, echo=echo))
+    stamp = _leaderboard_stamp(experiment, root, ids, plugins)
+    kept = unchanged(Path(out_dir), stamp)
+    if kept is not None:  # same inputs as the pages already drawn: nothing to redraw
+        return kept
     run = load_run(root)
     run.cells = {k: v for k, v in run.cells.items() if k in ids}
-    return build_leaderboard(run, Path(out_dir), rank_by=experiment.rank_by, title=experiment.name,
-                             select_by=experiment.select_by, decisions=experiment.decisions,
-                             n_resamples=(experiment.decisions or {}).get("resamples", 1000),
-                             n_permutations=(experiment.decisions or {}).get("permutations", 2000),
-                             description=" ".join(filter(None, [experiment.description, skipped_note(root, ids)])),
-                             jinja_hook=lambda env: plugins.hook.harness_prepare_jinja2_environment(env=env))
+    board = build_leaderboard(run, Path(out_dir), rank_by=experiment.rank_by, title=experiment.name,
+                              select_by=experiment.select_by, decisions=experiment.decisions,
+                              n_resamples=(experiment.decisions or {}).get("resamples", 1000),
+                              n_permutations=(experiment.decisions or {}).get("permutations", 2000),
+                              description=" ".join(filter(None, [experiment.description,
+                                                                 skipped_note(root, ids)])),
+                              jinja_hook=lambda env: plugins.hook.harness_prepare_jinja2_environment(env=env))
+    write_stamp(Path(out_dir), stamp, terminal_table(board))
+    return board
+
+
+def _leaderboard_stamp(experiment: Experiment, root: Path, ids: set[str], plugins: Plugins) -> str:
+    """The stamp of the leaderboard's inputs (see :mod:`harness.leaderboard.stamp`)."""
+    from harness.leaderboard.stamp import inputs_stamp
+
+    settings = {"rank_by": experiment.rank_by, "select_by": experiment.select_by, "title": experiment.name,
+                "description": experiment.description, "harness": __version__, "plugins": plugins.versions(),
+                "decisions": experiment.decisions}
+    return inputs_stamp(root, ids, settings)
