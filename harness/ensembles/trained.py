@@ -59,7 +59,8 @@ def _member_sets(run_root: Path, spec: dict[str, Any], source: str, cell: Cell) 
     paths = sorted((run_root / cell.id / SNAPSHOTS).glob("epoch_*"))
     if len(paths) < 2:
         raise HarnessError(f"cell {cell.id} stored {len(paths)} snapshot(s); a snapshot ensemble needs 2 or more: "
-                           "train with scheduler cosine_warm_restart and at least two cycles")
+                           "train with a warm-restart scheduler (its harness.Schedule lists cycle_end_epochs) "
+                           "over two cycles or more")
     classes = read_cell(run_root / cell.id).classes
     return paths, {s: [_read(p, s, classes) for p in paths] for s in ("val", "test")}
 
