@@ -9,7 +9,8 @@ harness fits one rule on the validation split only:
   validation defects);
 * a scale ``s``, the standard deviation of the validation scores;
 
-then ``p(defect) = 1 / (1 + exp(-(score - t) / s))``: monotone in the score (so AUROC,
+(a validation split without defects gets ``{ fpr = 0.01 }`` instead of F1), then
+``p(defect) = 1 / (1 + exp(-(score - t) / s))``: monotone in the score (so AUROC,
 AUPR and F1-max are those of the score), and exactly 0.5 at ``t``, so the predicted
 class (``p(defect) >= 0.5``) is the thresholded decision.
 """
@@ -26,6 +27,8 @@ from harness.anomaly.metrics import f1_max
 from harness.errors import HarnessError
 
 RULES = ("f1", "fpr", "recall")
+FALLBACK_RULE = {"fpr": 0.01}
+"""The rule used when validation holds no defects to place an F1 threshold."""
 
 
 def parse_rule(rule: Any) -> tuple[str, float]:
@@ -78,8 +81,13 @@ class ScoreCalibration:
 
     @classmethod
     def fit(cls, labels: np.ndarray, scores: np.ndarray, rule: Any = "f1") -> ScoreCalibration:
+        """Fit on validation. A validation split without defects (a benchmark's normal-only
+        carve) cannot place an F1 threshold: ``{ fpr = 0.01 }`` on its normals is used, and
+        :attr:`rule` says so."""
         scores = np.asarray(scores, dtype=np.float64)
         spread = float(np.std(scores))
+        if parse_rule(rule)[0] == "f1" and not (np.asarray(labels) > 0).any():
+            rule = FALLBACK_RULE
         return cls(choose_threshold(labels, scores, rule), spread if spread > 0 else 1.0, rule)
 
     def defect_probability(self, scores: np.ndarray) -> np.ndarray:

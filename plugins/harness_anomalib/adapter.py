@@ -144,7 +144,8 @@ class AnomalibModel(OneClassModel):
     def _fit_memory(self, batches: Callable[[], Any]) -> None:
         from anomalib.data import ImageBatch
 
-        self.net.train()
+        # no .train() here: anomalib keeps its frozen feature extractor in eval mode inside a
+        # training-mode model (BatchNorm on ImageNet statistics), as Lightning leaves it
         with torch.no_grad():
             for index, images in enumerate(batches()):
                 self.module.training_step(ImageBatch(image=images, gt_label=torch.zeros(len(images), dtype=torch.long)),
