@@ -171,6 +171,61 @@ def harness_cell_start(cell: Cell) -> None:
 
 
 @hookspec
+def harness_fit_start(cell: Cell) -> None:
+    """Called when a cell's model is built and about to be fitted (after any resume point is found).
+
+    Args:
+        cell: the running cell.
+
+    Returns:
+        None.
+    """
+
+
+@hookspec
+def harness_fit_end(cell: Cell, history: list[dict[str, Any]]) -> None:
+    """Called when fitting ends (last epoch, early stop, or a one-class model's fit), before evaluation.
+
+    Args:
+        cell: the running cell.
+        history: one dict per epoch, as written to ``history.json``.
+
+    Returns:
+        None.
+    """
+
+
+@hookspec
+def harness_validation_start(cell: Cell, split: str, epoch: int | None) -> None:
+    """Called before a split is predicted: ``val`` after each epoch, then ``val`` and ``test`` at the end.
+
+    Args:
+        cell: the running cell.
+        split: ``"val"`` or ``"test"``.
+        epoch: the epoch just trained (from 1), or None for the final evaluation of the
+            selected weights.
+
+    Returns:
+        None.
+    """
+
+
+@hookspec
+def harness_validation_end(cell: Cell, split: str, epoch: int | None, metrics: dict[str, float]) -> None:
+    """Called once a split's predictions are scored.
+
+    Args:
+        cell: the running cell.
+        split: ``"val"`` or ``"test"``.
+        epoch: as in :func:`harness_validation_start`.
+        metrics: that split's metrics, keys prefixed with ``<split>.``.
+
+    Returns:
+        None.
+    """
+
+
+@hookspec
 def harness_epoch_end(cell: Cell, epoch: int, logs: dict[str, Any]) -> None:
     """Called after each epoch's validation.
 

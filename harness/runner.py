@@ -247,7 +247,7 @@ def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugin
                                      run_cell=functools.partial(run_cell, tta=tta), show_progress=show_progress)
         else:
             metrics = run_cell(cell, data, plugins.registries, cell_dir, select_by=select_by, on_epoch=on_epoch,
-                               show_progress=show_progress, tta=tta)
+                               show_progress=show_progress, tta=tta, events=functools.partial(_lifecycle, plugins, cell))
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded and the matrix goes on
@@ -262,6 +262,11 @@ def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugin
     atomic_write_json(cell_dir / STATUS, {"status": "done", "seconds": time.perf_counter() - started})
     echo(f"{prefix}: done in {time.perf_counter() - started:.1f}s")
     plugins.hook.harness_cell_finish(cell=cell, metrics=metrics)
+
+
+def _lifecycle(plugins: Plugins, cell: Cell, name: str, **kwargs: Any) -> None:
+    """A cell's ``harness.train.events`` call as the hook ``harness_<name>`` (fit and validation start/end)."""
+    getattr(plugins.hook, f"harness_{name}")(cell=cell, **kwargs)
 
 
 def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins, out_dir: Path,

@@ -22,6 +22,7 @@ from harness.store import atomic_save_npz, atomic_write_bytes, atomic_write_json
 from harness.train.components import build_components, build_model
 from harness.train.efficiency import gmacs_per_image, measure_latency
 from harness.train.evaluate import compute_metrics, predict
+from harness.train.events import Events, no_events
 from harness.train.loop import Trainer, batch_slices, fit, resolve_device, seed_everything
 from harness.train.tensors import SplitTensors, eval_tensors
 
@@ -68,7 +69,7 @@ def _snapshot(trainer: Trainer, dataset: Dataset, cell_dir: Path, epoch: int) ->
 
 def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir: Path, *, select_by: str,
              on_epoch: Callable[[int, dict[str, Any]], None], show_progress: bool = True,
-             tta: dict[str, Any] | None = None) -> dict[str, float]:
+             tta: dict[str, Any] | None = None, events: Events = no_events) -> dict[str, float]:
     """Train (continuing from ``resume.pt`` if an earlier run was interrupted), select, predict val
     and test, and write everything but ``status.json``."""
     from tqdm import tqdm
@@ -83,7 +84,7 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
 
         metrics = run_one_class_cell(model, config, dataset, registries, cell_dir, device=device, generator=generator,
                                      on_epoch=on_epoch, save_checkpoint=save_checkpoint, thumbnails=_thumbnails,
-                                     tta=tta)
+                                     tta=tta, events=events)
         atomic_write_json(cell_dir / "metrics.json", metrics)
         return metrics
     if train.get("train_on", "all") == "normal":
@@ -93,11 +94,14 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
     steps = len(batch_slices(len(dataset.train), train["batch_size"]))
     c = build_components(config, dataset, registries, steps, device, model=model)
     trainer = Trainer(c, dataset, config, select_by, device, generator)
+    trainer.events = events
     resume_path = cell_dir / RESUME_FILE
     with tqdm(total=train["epochs"] * steps, desc=cell.id, unit="step", leave=False, file=sys.stderr,
               disable=not show_progress, dynamic_ncols=True) as bar:
+        events("fit_start")
         selection, history = fit(trainer, on_epoch, lambda: bar.update(1), resume_path,
                                  on_cycle_end=lambda epoch: _snapshot(trainer, dataset, cell_dir, epoch))
+        events("fit_end", history=history)
     train_seconds = sum(h["seconds"] for h in history)  # across interruptions, from the epoch logs
     atomic_write_json(cell_dir / "history.json", history)
     c.model.load_state_dict(selection.state)
@@ -107,6 +111,7 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
     metrics: dict[str, float] = {}
     for split in ("val", "test"):
         data = eval_tensors(dataset.split(split), trainer.preprocessing)
+        events("validation_start", split=split, epoch=None)
         t0 = time.perf_counter()
         pred, loss = predict(c.model, data, dataset.classes, batch_size=train["eval_batch_size"], normalize=normalize,
                              device=device, loss_fn=c.loss_fn, map_size=train.get("map_size", 32) if split == "test" else None,
@@ -123,6 +128,8 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
                 metrics["test.tta_infer_seconds"] = tta_seconds
         metrics.update(compute_metrics(pred, c.metric_fns, split))
         metrics[f"{split}.loss"] = loss
+        events("validation_end", split=split, epoch=None,
+               metrics={k: v for k, v in metrics.items() if k.startswith(f"{split}.")})
         if split == "test":
             metrics["test.infer_seconds"] = seconds
             metrics["test.images_per_second"] = len(data) / seconds if seconds > 0 else math.nan

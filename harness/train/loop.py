@@ -19,6 +19,7 @@ from harness.model import split_outputs
 from harness.preprocess import Preprocessing
 from harness.train.components import Components, Selection, check_plateau_direction, set_backbone_frozen
 from harness.train.evaluate import compute_metrics, forward, make_batch, predict
+from harness.train.events import Events, no_events
 from harness.train.resume import StateWriter, load_state
 from harness.train.tensors import Normalizer, augment, eval_tensors, to_tensors
 
@@ -76,6 +77,8 @@ def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:
 
 class Trainer:
     """The loop over epochs for one cell; ``state()`` / ``restore()`` make it resumable."""
+
+    events: Events = staticmethod(no_events)  # the lifecycle hooks' listener (harness.train.events)
 
     def __init__(self, c: Components, dataset: Dataset, config: dict[str, Any], select_by: str,
                  device: torch.device, generator: torch.Generator):
@@ -145,12 +148,15 @@ class Trainer:
         c, select_by = self.c, self.selection.metric
         logs: dict[str, Any] = {"epoch": self.epoch + 1, "lr": c.optimizer.param_groups[0]["lr"]}
         logs.update(self.train_epoch(tick))
+        self.events("validation_start", split="val", epoch=self.epoch + 1)
         with autocast(self.device, self.train.get("precision", "fp32")):
             pred, val_loss = predict(c.model, self.tensors["val"], self.dataset.classes,
                                      batch_size=self.train["eval_batch_size"], normalize=self.normalize,
                                      device=self.device, loss_fn=c.loss_fn, num_epochs=self.train["epochs"])
         logs["val.loss"] = val_loss
         logs.update(compute_metrics(pred, c.metric_fns, "val"))
+        self.events("validation_end", split="val", epoch=self.epoch + 1,
+                    metrics={k: v for k, v in logs.items() if k.startswith("val.")})
         if select_by not in logs:
             available = ", ".join(sorted(k for k in logs if k.startswith("val.")))
             raise HarnessError(f"select_by metric {select_by!r} is not computed; available: {available}")

@@ -29,8 +29,10 @@ from harness.data import Dataset
 from harness.errors import HarnessError
 from harness.predictions import PredictionSet
 from harness.preprocess import Preprocessing
+from harness.sample_meta import write_sample_meta
 from harness.store import atomic_save_npz, atomic_write_json, write_predictions
 from harness.train.evaluate import compute_metrics, resize_masks
+from harness.train.events import Events, no_events
 from harness.train.tensors import Normalizer, SplitTensors, eval_tensors, to_tensors
 
 NORMAL_NAMES = ("normal", "good", "ok")
@@ -118,7 +120,7 @@ def run_one_class_cell(model: OneClassModel, config: dict[str, Any], dataset: Da
                        on_epoch: Callable[[int, dict[str, Any]], None],
                        save_checkpoint: Callable[[Path, dict[str, torch.Tensor]], None],
                        thumbnails: Callable[[SplitTensors, np.ndarray, int], dict[str, np.ndarray]] | None = None,
-                       tta: dict[str, Any] | None = None) -> dict[str, float]:
+                       tta: dict[str, Any] | None = None, events: Events = no_events) -> dict[str, float]:
     """Fit, score, calibrate and store one one-class cell; returns its metrics (``status.json`` is the caller's).
 
     Args:
@@ -142,8 +144,10 @@ def run_one_class_cell(model: OneClassModel, config: dict[str, Any], dataset: Da
         history.append(entry)
         on_epoch(epoch, entry)
 
+    events("fit_start")
     model.fit_normal(_batches(data, normal_rows(data, normal), train["batch_size"], normalize, device, generator),
                      epochs=int(train["epochs"]), on_epoch=log_epoch)
+    events("fit_end", history=history)
     train_seconds = time.perf_counter() - started
     atomic_write_json(cell_dir / "history.json", history)
     save_checkpoint(cell_dir / "checkpoint.safetensors", model.state_dict())
@@ -153,6 +157,7 @@ def run_one_class_cell(model: OneClassModel, config: dict[str, Any], dataset: Da
     results: dict[str, tuple[SplitTensors, np.ndarray, np.ndarray | None, float]] = {}
     for split in ("val", "test"):
         tensors = eval_tensors(dataset.split(split), preprocessing)
+        events("validation_start", split=split, epoch=None)
         t0 = time.perf_counter()
         scores, maps = score_split(model, tensors, normalize, device, train["eval_batch_size"],
                                    map_size if split == "test" else None)
@@ -169,7 +174,10 @@ def run_one_class_cell(model: OneClassModel, config: dict[str, Any], dataset: Da
                              masks=masks, has_mask=tensors.has_mask.numpy() if masks is not None and
                              tensors.has_mask is not None else None, scores=scores)
         write_predictions(cell_dir, split, pred)
+        write_sample_meta(cell_dir, split, pred.sample_ids, dataset.split(split).meta)  # for slices
         metrics.update(compute_metrics(pred, metric_fns, split))
+        events("validation_end", split=split, epoch=None,
+               metrics={k: v for k, v in metrics.items() if k.startswith(f"{split}.")})
         if tta and split in tta.get("splits", ("val", "test")):
             from harness.tta import save_tta
 
