@@ -33,8 +33,13 @@ def _pick(matches: list[CellRecord], row: str, seed: int | str | None) -> CellRe
     return sorted(matches, key=_seed_key)[0]
 
 
+def _rows_cells(run: Run) -> list[CellRecord]:
+    """Finished cells that are rows: k-fold member cells carry their parent's row label but are not rows."""
+    return [c for c in run.done() if "fold" not in c.config]
+
+
 def _rows(run: Run) -> list[str]:
-    return list(dict.fromkeys(c.row for c in run.done()))
+    return list(dict.fromkeys(c.row for c in _rows_cells(run)))
 
 
 def find_cell(run: Run, row: str | None, seed: int | str | None = None) -> CellRecord:
@@ -54,7 +59,7 @@ def find_cell(run: Run, row: str | None, seed: int | str | None = None) -> CellR
         if cell.status != "done":
             raise HarnessError(f"cell {row} is {cell.status}{': ' + cell.reason if cell.reason else ''}")
         return cell
-    matches = [c for c in run.done() if c.row == row]
+    matches = [c for c in _rows_cells(run) if c.row == row]
     if not matches:
         failed = [c for c in run.cells.values() if c.row == row]
         if failed:

@@ -1,5 +1,5 @@
 """One tiny real run shared by the prediction tests: class folders of PNGs, two timm models,
-two ensembles and a TTA row, trained for one epoch at 32 px."""
+voting, stacking and k-fold ensembles (and stacking over the k-fold rows) and TTA rows, one epoch at 32 px."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import pytest
 from PIL import Image
 
 CLASSES = ("dark", "light")
+ROWS = ("timm arch=resnet10t", "timm arch=test_resnet", "ensemble soft-voting", "ensemble stack",
+        "ensemble kfold: timm arch=resnet10t", "ensemble kfold: timm arch=test_resnet", "ensemble stack-folds",
+        "timm arch=resnet10t +tta(mean)", "timm arch=test_resnet +tta(mean)")
 
 
 def write_images(root: Path, counts: dict[str, int], seed: int) -> None:
@@ -67,6 +70,17 @@ def trained(tmp_path_factory):
         plugin = "stacking"
         name = "stack"
 
+        [[ensemble]]
+        plugin = "kfold"
+        name = "kfold"
+        members = "timm*"
+        k = 2
+
+        [[ensemble]]
+        plugin = "stacking"
+        name = "stack-folds"
+        members = ["ensemble kfold*"]
+
         [tta]
         views = ["identity", "hflip"]
         merge = "mean"
@@ -84,7 +98,8 @@ def trained(tmp_path_factory):
             os.environ.pop("HARNESS_CACHE_DIR", None)
         else:
             os.environ["HARNESS_CACHE_DIR"] = old
-    assert len(load_run(root).done()) == 6
+    rows = {c.row for c in load_run(root).done() if "fold" not in c.config}
+    assert rows == set(ROWS), rows
     return base / "runs" / "tiny", data, cache
 
 
@@ -95,7 +110,7 @@ def stored():
 
     def read(run_dir: Path, row: str, split: str = "test"):
         run = load_run(run_dir)
-        (cell,) = [c for c in run.done() if c.row == row]
+        (cell,) = [c for c in run.done() if c.row == row and "fold" not in c.config]
         return run.predictions(cell.id, split), cell.classes, cell.id
 
     return read

@@ -35,7 +35,8 @@ def test_onnx_export_matches_the_stored_probabilities(trained, stored, tmp_path)
     side = json.loads((tmp_path / "model.onnx.json").read_text())
     assert side["classes"] == list(classes) and side["cell"] == cell_id
     assert side["input"]["shape"] == ["batch", 3, 32, 32]
-    assert side["preprocessing"]["crop_pct"] < 1  # timm's evaluation crop of resnet10t, applied inside the graph
+    # timm's evaluation crop of resnet10t (0.875, bicubic), applied inside the graph
+    assert side["preprocessing"]["crop_pct"] < 1 and side["preprocessing"]["crop_interpolation"] == "bicubic"
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     x = _inputs_from_sidecar(side, [data / sid for sid in frame["sample_id"]])
     (proba,) = session.run(["probabilities"], {"images": x})  # the whole test split in one dynamic batch

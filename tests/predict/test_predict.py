@@ -102,11 +102,13 @@ def test_predictor_takes_paths_arrays_and_pil_images(trained, stored):
     assert all(p.confidence == max(p.probabilities.values()) for p in predictions)
 
 
-@pytest.mark.parametrize("row", ["ensemble soft-voting", "ensemble stack"])
+@pytest.mark.parametrize("row", ["ensemble soft-voting", "ensemble stack", "ensemble kfold: timm arch=resnet10t",
+                                 "ensemble stack-folds"])
 def test_ensemble_rows_predict_their_stored_predictions(trained, row, stored):
     run_dir, data, cell_id = trained[0], trained[1], stored(trained[0], row)[2]
     frame, classes, _ = stored(run_dir, row)
-    assert (run_dir / cell_id / "ensemble_state.npz").is_file()  # the fitted method, stored without pickle
+    fitted = "kfold:" not in row  # a k-fold row averages its fold models; the others store their fitted method
+    assert (run_dir / cell_id / "ensemble_state.npz").is_file() == fitted  # plain arrays, no pickle
     predictor = Predictor.from_run(run_dir, row=row)
     got = predictor.predict([data / sid for sid in frame["sample_id"]], batch_size=6)
     np.testing.assert_allclose([[p.probabilities[c] for c in classes] for p in got],
@@ -137,7 +139,7 @@ def test_tta_option_and_unknown_rows(trained, stored):
                                frame[[f"prob_{c}" for c in classes]].to_numpy(), atol=1e-5)
     with pytest.raises(HarnessError, match="Did you mean 'timm arch=resnet10t'"):
         Predictor.from_run(run_dir, row="timm arch=resnet10")
-    with pytest.raises(HarnessError, match="holds 6 rows"):
+    with pytest.raises(HarnessError, match="holds 9 rows"):
         Predictor.from_run(run_dir)
 
 
