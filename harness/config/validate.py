@@ -189,6 +189,14 @@ def _check_ensembles(problems: Problems, data: Any, plugins: Plugins) -> list[di
         options = {k: v for k, v in entry.items() if k not in F.ENSEMBLE_FIXED}
         _check_plugin(problems, path, plugins.registry("ensembles"), entry["plugin"], {"plugin": entry["plugin"], **options},
                       exclude=("plugin",))
+        if entry["plugin"] in plugins.registry("ensembles"):
+            from harness.ensembles.types import ensemble_class
+            from harness.errors import HarnessError
+
+            try:
+                ensemble_class(plugins.registry("ensembles").get(entry["plugin"]), entry["plugin"])
+            except HarnessError as exc:
+                problems.add(f"{path}.plugin", str(exc))
         out.append(entry)
     return out
 

@@ -137,3 +137,23 @@ def test_every_registry_kind_has_a_contract():
 
     assert {kind for kind, _ in CHECKS.values()} == set(KINDS)
     assert {"tta_views", "tta_merges"} <= set(CHECKS)  # the two TTA types are separate contracts
+
+
+def test_validate_refuses_an_ensemble_that_is_not_a_harness_ensemble(broken, write_toml):
+    from harness.config import load_experiment
+    from harness.errors import ConfigError
+
+    path = write_toml("""
+        [experiment]
+        name = "duck"
+        [[matrix.model]]
+        plugin = "toy-cnn"
+        [[ensemble]]
+        plugin = "duck"
+        [[ensemble]]
+        plugin = "soft-voting"
+        """)
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path, broken)
+    assert info.value.problems == [f"{path}:6: ensemble[0].plugin: ensemble 'duck' is registered as "
+                                   f"{NotAnEnsemble!r}, not as a subclass of harness.Ensemble"]
