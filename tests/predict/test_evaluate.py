@@ -14,6 +14,7 @@ from harness.cli import main
 from harness.predict import Predictor
 
 
+@pytest.mark.slow  # a whole leaderboard of nine rows: about 20 s
 def test_evaluate_on_a_folder_dataset_writes_a_leaderboard_with_intervals(trained, make_images, tmp_path,
                                                                          monkeypatch):
     run_dir, _, cache = trained
