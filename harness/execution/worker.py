@@ -57,18 +57,17 @@ class Round:
         return not self.fresh and read_cell(self.root / cell.id).status == "done"
 
 
-def work(r: Round, worker: str, *, only: set[str] | None = None) -> dict[str, str]:
-    """Run cells until every one (or every one in ``only``) is settled; returns cell id -> outcome
-    for the cells this worker ran (``"done"`` / ``"failed"``)."""
+def work(r: Round, worker: str) -> dict[str, str]:
+    """Run cells until every one is settled; returns cell id -> outcome (``"done"`` / ``"failed"``)
+    for the cells this worker ran."""
     claims = Claims(r.root, worker, r.settings.lease_seconds)
     progress = Progress(r, claims, worker)
     ran: dict[str, str] = {}
     joined: set[str] = set()
     announced: set[str] = set()
-    cells = [c for c in r.cells if only is None or c.id in only]
     while True:
         waiting = []
-        for cell in cells:
+        for cell in r.cells:
             if cell.id in ran:
                 continue
             lease = claims.read(cell.id)
@@ -110,7 +109,7 @@ def run_claimed(r: Round, claims: Claims, cell: Cell, lease: Lease, progress: Pr
         for attempt in range(r.settings.retries + 1):
             if attempt:
                 r.echo(f"{r.prefix(cell)}: attempt {attempt + 1} of {r.settings.retries + 1}")
-            _run_cell(r, cell)
+            _run_cell(r, cell, first=attempt == 0)
             outcome = read_cell(r.root / cell.id).status
             if outcome == "done":
                 break
@@ -122,10 +121,10 @@ def run_claimed(r: Round, claims: Claims, cell: Cell, lease: Lease, progress: Pr
     return outcome
 
 
-def _run_cell(r: Round, cell: Cell, *, join: bool = False) -> None:
+def _run_cell(r: Round, cell: Cell, *, join: bool = False, first: bool = True) -> None:
     from harness.runner import _run_one
 
-    if not join and read_cell(r.root / cell.id).status == "failed":
+    if first and not join and read_cell(r.root / cell.id).status == "failed":
         r.echo(f"{r.prefix(cell)}: failed before, running again")
     data = r.plan.datasets[r.plan.dataset_of[cell.id]]
     _run_one(cell, data, r.plugins, r.root / cell.id, r.experiment.select_by, r.show_progress, r.prefix(cell),

@@ -53,17 +53,8 @@ def test_killed_worker_cell_is_taken_over_after_its_lease(eight_cells, reference
     runs = tmp_path / "runs"
     victim = subprocess.Popen(harness_cmd(path, runs, tmp_path / "lb"), cwd=tmp_path, env=env(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # kill -9 once the victim has finished an epoch of a cell: a resume point and a live lease
-    deadline, held = time.time() + 300, None
-    while time.time() < deadline and held is None:
-        for record in (runs / "eight" / ".claims").glob("*-*.json") if (runs / "eight" / ".claims").exists() else []:
-            lease = json.loads(record.read_text())
-            history = runs / "eight" / record.stem / "history.json"
-            if lease["state"] == "running" and history.exists() and len(json.loads(history.read_text())) >= 2:
-                held = record.stem
-                break
-        time.sleep(0.05)
-    assert held, "the victim never got into a cell"
+    # kill -9 once the victim has finished two epochs of a cell: a resume point and a live lease
+    held = _running_lease(runs / "eight")["cell"]
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
     assert not (runs / "eight" / held / "status.json").exists()
@@ -117,3 +108,43 @@ def test_failed_cell_is_retried_then_recorded(eight_cells, tmp_path):
     records = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "runs" / "boom" / ".claims").glob("*-*.json")}
     assert sorted(r["state"] for r in records.values()) == ["done"] * 8 + ["failed"] * 4
     assert "4 of 12 cells failed" in done.stdout
+
+
+def _running_lease(root, min_epochs: int = 2, timeout: float = 300) -> dict:
+    """Wait for a cell lease whose holder has finished ``min_epochs`` epochs; returns the lease."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for record in (root / ".claims").glob("*-*.json") if (root / ".claims").exists() else []:
+            try:
+                lease = json.loads(record.read_text())
+                history = json.loads((root / record.stem / "history.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if lease["state"] == "running" and len(history) >= min_epochs:
+                return {**lease, "cell": record.stem}
+        time.sleep(0.05)
+    raise AssertionError("no worker got into a cell")
+
+
+def test_pool_replaces_a_killed_worker_and_its_cell_resumes(eight_cells, reference, tmp_path):
+    path = eight_cells(extra="""
+        [execution]
+        backend = "process"
+        workers = 2
+        lease_seconds = 3
+        poll_seconds = 0.5
+        """)
+    proc = subprocess.Popen(harness_cmd(path, tmp_path / "runs", tmp_path / "lb"), cwd=tmp_path, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lease = _running_lease(tmp_path / "runs" / "eight")
+    assert lease["pid"] != proc.pid  # a pool worker, not the parent
+    os.kill(lease["pid"], signal.SIGKILL)
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out
+    assert re.search(r"process pool: worker w\d died \(exit code -9\); starting another", out), out
+    assert f"{lease['cell']}: interrupted before, continuing from its last finished epoch" in out
+    assert re.search(rf"{lease['cell']}: started on \S+ \(taking over from {re.escape(lease['worker'])}\)", out)
+    starts = training_starts(out)
+    assert len(starts) == 8 and set(starts.values()) == {1}  # the killed cell resumed, never restarted
+    ref_runs, ref_board, _ = reference
+    assert_same_results(ref_runs, ref_board, tmp_path / "runs" / "eight", tmp_path / "lb" / "eight")
