@@ -88,6 +88,11 @@ class ModelNode:
             raise HarnessError(f"{record.path}: no checkpoint.safetensors to predict with")
         cfg = {**config, "model": _inference_options(config["model"])}
         model = build_model(cfg, len(self.classes), registries)
+        from harness.anomaly.model import OneClassModel
+
+        if isinstance(model, OneClassModel):
+            raise HarnessError(f"{record.id} is a one-class (anomaly) row; predicting new images with it is not "
+                               "supported yet (Prediction.score is reserved for its anomaly score)")
         try:
             model.load_state_dict(load_file(str(checkpoint)))
         except RuntimeError as exc:
