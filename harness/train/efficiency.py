@@ -1,8 +1,8 @@
 """Cost of a trained model: parameters, multiply-accumulates and latency per image.
 
 Latency is measured in a warm, repeated phase: a few warm-up passes, then several timed
-runs of batch-1 forward passes with ``torch.utils.benchmark`` (which synchronises CUDA, so
-a GPU's queued kernels are counted, not just their launch), under the cell's precision.
+runs of batch-1 forward passes, each run bracketed by ``torch.cuda.synchronize`` on a GPU
+(so its queued kernels are counted, not just their launch), under the cell's precision.
 The median run is the latency; the spread of the runs (interquartile range over median)
 flags a measurement disturbed by other work. Architectures that are identical (same
 modules, same tensor shapes) at the same input, device and precision share one
@@ -98,6 +98,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _timed_run(once, number: int, device: torch.device) -> float:
+    """Mean milliseconds per call over ``number`` calls, the device idle before and after."""
+    _sync(device)
+    started = time.perf_counter()
+    for _ in range(number):
+        once()
+    _sync(device)
+    return (time.perf_counter() - started) * 1000.0 / number
+
+
 @torch.no_grad()
 def measure_latency(model: torch.nn.Module, image: torch.Tensor, precision: str = "fp32", *,
                     runs: int = RUNS, warmup: int = WARMUP, share: bool = True) -> Latency:
@@ -115,8 +125,6 @@ def measure_latency(model: torch.nn.Module, image: torch.Tensor, precision: str 
     Returns:
         a :class:`Latency`.
     """
-    from torch.utils.benchmark import Timer
-
     from harness.train.loop import autocast
 
     model.eval()
@@ -136,8 +144,7 @@ def measure_latency(model: torch.nn.Module, image: torch.Tensor, precision: str 
     once()
     _sync(image.device)
     number = max(1, int(RUN_SECONDS / max(time.perf_counter() - started, 1e-6)))
-    timer = Timer(stmt="once()", globals={"once": once}, num_threads=torch.get_num_threads())
-    times = sorted(timer.timeit(number).mean * 1000.0 for _ in range(runs))  # Timer synchronises CUDA
+    times = sorted(_timed_run(once, number, image.device) for _ in range(runs))
     quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
     result = Latency(statistics.median(times), quartiles[2] - quartiles[0], len(times), key)
     if share:
