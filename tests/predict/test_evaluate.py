@@ -22,8 +22,11 @@ def test_evaluate_on_a_folder_dataset_writes_a_leaderboard_with_intervals(traine
     other = tmp_path / "other"
     make_images(other, {"train": 5, "val": 3, "test": 6}, seed=7)
     runs, boards = tmp_path / "runs", tmp_path / "lb"
-    code = main(["evaluate", str(run_dir), "--dataset", f'{{ plugin = "folder", root = "{other.as_posix()}" }}',
-                 "--name", "other", "--runs-dir", str(runs), "--leaderboards-dir", str(boards)])
+    data_file = tmp_path / "other.toml"  # named by its [experiment] name
+    data_file.write_text(f'[experiment]\nname = "other"\n\n[dataset]\nplugin = "folder"\nroot = "{other.as_posix()}"\n',
+                         encoding="utf-8")
+    code = main(["evaluate", str(run_dir), "--data", str(data_file), "--runs-dir", str(runs),
+                 "--leaderboards-dir", str(boards)])
     assert code == 0
     board = boards / "tiny@other"
     results = json.loads((board / "results.json").read_text())
@@ -77,3 +80,12 @@ def test_evaluate_refuses_unknown_dataset_options(trained, tmp_path):
 
         cmd_evaluate(_parser().parse_args(["evaluate", str(trained[0]), "--data", str(bad)]))
     assert any("bad.toml: dataset.image_sise" in line for line in info.value.problems)
+
+
+def test_inline_dataset_tables_are_parsed_and_named():
+    from harness.predict.evaluate import dataset_from_text
+
+    table, name = dataset_from_text('{ plugin = "folder", root = "data/parts", val_ratio = 0.1 }')
+    assert table == {"plugin": "folder", "root": "data/parts", "val_ratio": 0.1} and name == "folder-parts"
+    with pytest.raises(ConfigError, match="not a TOML inline table"):
+        dataset_from_text("plugin = folder")

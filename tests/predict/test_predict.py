@@ -240,3 +240,14 @@ arch = "resnet10t"
     got = np.array([[float(r[f"prob_{c}"]) for c in cell.classes] for r in rows])
     np.testing.assert_allclose(got, frame[[f"prob_{c}" for c in cell.classes]].to_numpy(), atol=1e-5)
     assert main(["predict", str(run_dir), str(out), "--split", "test", "--no-progress"]) == 1  # not both
+
+
+def test_a_snapshot_ensemble_cannot_predict_new_images(tmp_path):
+    from harness.plugins import build_plugins
+    from harness.predict.nodes import build_node
+    from harness.store import CellRecord
+
+    record = CellRecord("ens-snap-x", tmp_path, "done", {"kind": "ensemble", "source": "snapshots", "classes": ["a", "b"],
+                                                         "members": ["snapshots/epoch_0001"]})
+    with pytest.raises(HarnessError, match="stores its snapshots' predictions, not their weights"):
+        build_node(record, tmp_path, build_plugins().registries, device=None)
