@@ -166,6 +166,8 @@ def evaluate(source: Path, table: dict[str, Any], name: str, plugins: Any, *, ru
         raise HarnessError(f"no row could be evaluated on {name}; the reasons are above")
     board_dir = Path(leaderboards_dir) / title
     result = load_run(out_run)
+    chosen = {c.id for c in cells}
+    result.cells = {k: v for k, v in result.cells.items() if k in chosen}  # not an earlier evaluation's other rows
     ranked = rank_by or _rank_by(run)
     board = build_leaderboard(result, board_dir, rank_by=ranked, title=title,
                               description=f"Rows of {experiment} ({run.path}) evaluated on {name}.",
@@ -203,6 +205,7 @@ def write_tables(board: Any, run: Run, out_dir: Path) -> None:
     from harness.leaderboard.ranking.samples import PredictionStore
 
     store = PredictionStore(run)
+    written: set[Path] = set()
     for row, detail in board.details.items():
         cells = [run.cells[c] for c in detail.cells if c in run.cells]
         if not cells:
@@ -222,9 +225,13 @@ def write_tables(board: Any, run: Run, out_dir: Path) -> None:
             import pandas as pd
 
             table = pd.concat(frames, ignore_index=True)
-            atomic_write_text(out_dir / "predictions" / f"{row_slug(row)}_{split}.csv",
-                              table.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+            path = out_dir / "predictions" / f"{row_slug(row)}_{split}.csv"
+            atomic_write_text(path, table.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+            written.add(path)
             wrong = wrong_table(store, cells, split)
             if wrong is not None:
                 atomic_write_text(out_dir / "wrong" / f"{row_slug(row)}_{split}.csv",
                                   wrong.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    for stale in sorted((out_dir / "predictions").glob("*.csv")):  # rows of an earlier evaluation
+        if stale not in written:
+            stale.unlink()
