@@ -1,11 +1,13 @@
 """Settings applied after training, computed for cells that finished before they were set.
 
-``[tta]``, ``[[ensemble]]`` and metrics are not part of the cell key: adding them to a
-finished experiment must not retrain anything. Ensembles and metrics already work from
-the stored predictions; TTA needs each view's predictions, which a cell stores only when
-``[tta]`` was set while it trained. :func:`backfill_tta` computes the missing ones from
-the cell's stored checkpoint, exactly as training would have (same weights, same
-evaluation preprocessing, same batched views), and writes ``tta_<split>.npz``.
+``[tta]``, ``[[ensemble]]`` and metric plugins are not part of the cell key: adding them
+to a finished experiment must not retrain anything. Ensembles work from the stored
+predictions as they are. TTA needs each view's predictions, which a cell stores only when
+``[tta]`` was set while it trained: :func:`backfill_tta` computes the missing ones from the
+cell's stored checkpoint, exactly as training would have (same weights, same evaluation
+preprocessing, same batched views), and writes ``tta_<split>.npz``. A metric function
+installed later is run by :func:`backfill_metrics` on the stored val and test
+predictions; its new keys join ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -93,3 +95,57 @@ def _store_views(record: Any, dataset: Any, splits: list[str], tta: dict[str, An
             data = eval_tensors(dataset.split(split), node.pre)
             store_tta(node.model, data, record.path, split, list(tta["views"]), normalize=normalize,
                       batch_size=batch_size, device=device, registries=registries)
+
+
+APPLIED = "metric_functions.json"  # the metric functions a cell's metrics.json has seen
+
+
+def backfill_metrics(run_root: Path, cells: list[Cell], registries: dict[str, Any], *,
+                     echo: Echo | None = None) -> list[str]:
+    """Add the metrics of metric functions a finished cell has not seen; returns those cells' ids.
+
+    Existing values are never changed. Each cell records the functions it has seen in
+    ``metric_functions.json``, so the predictions are read again only when a new one
+    is installed.
+    """
+    from harness.store import atomic_write_json, load_run, read_json_checked
+
+    entries = {f"{e.plugin}:{e.name}": e.factory for e in registries["metrics"]}
+    run = None
+    updated = []
+    for cell in cells:
+        cell_dir = Path(run_root) / cell.id
+        record = read_cell(cell_dir)
+        if record.status != "done" or "model" not in record.config:
+            continue
+        try:
+            seen = set(read_json_checked(cell_dir / APPLIED)) if (cell_dir / APPLIED).exists() else set()
+        except HarnessError:
+            seen = set()
+        if set(entries) <= seen:
+            continue
+        run = run or load_run(run_root)
+        added: dict[str, float] = {}
+        for split in ("val", "test"):
+            try:
+                pred = run.prediction_set(cell.id, split)
+            except HarnessError:
+                continue
+            for name, fn in entries.items():
+                if name in seen:
+                    continue
+                try:
+                    values = fn(pred)
+                except Exception as exc:  # noqa: BLE001 - a broken metric leaves the cell as it was
+                    if echo:
+                        echo(f"metrics {cell.id}: {name} failed on the stored {split} predictions: {exc!r}")
+                    continue
+                added.update({f"{split}.{k}": float(v) for k, v in values.items()
+                              if f"{split}.{k}" not in record.metrics})
+        if added:
+            atomic_write_json(cell_dir / "metrics.json", {**record.metrics, **added})
+            updated.append(cell.id)
+            if echo:
+                echo(f"metrics {cell.id}: {', '.join(sorted(added))} computed from the stored predictions")
+        atomic_write_json(cell_dir / APPLIED, sorted(entries))
+    return updated

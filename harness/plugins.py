@@ -6,6 +6,7 @@ import importlib
 import importlib.metadata
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pluggy
@@ -64,8 +65,43 @@ class Plugins:
         return self.registries[kind]
 
     def versions(self) -> dict[str, str]:
-        """Plugin name to version: part of every cell's hash."""
+        """Plugin name to version, of every plugin (recorded in each cell's ``config.json``)."""
         return {name: i.version for name, i in sorted(self.info.items())}
+
+    def result_versions(self, selection_metrics: Iterable[str] = ()) -> dict[str, str]:
+        """Versions of the plugins that can change what a cell trains: part of every cell key.
+
+        Left out are plugins that register only what is applied afterwards from stored
+        checkpoints and predictions (metrics, ensembles, TTA views and merges) or nothing
+        at all (lifecycle observers), so installing one retrains nothing; a metric plugin
+        stays in when it produces a metric that selects checkpoints (``select_by``,
+        ``tune.metric``: ``selection_metrics``).
+        """
+        afterwards = {"metrics", "ensembles", "tta"}
+        kinds: dict[str, set[str]] = {}
+        for kind, registry in self.registries.items():
+            for entry in registry:
+                kinds.setdefault(entry.plugin, set()).add(kind)
+        chosen = {m.split(".", 1)[1] for m in selection_metrics if "." in m}
+        out = {}
+        for name, info in sorted(self.info.items()):
+            registered = kinds.get(name, set())
+            if registered - afterwards or (name in kinds and "metrics" in registered
+                                           and self._produces(name, chosen)):
+                out[name] = info.version
+        return out
+
+    def _produces(self, plugin: str, metrics: set[str]) -> bool:
+        """Whether a metric plugin's functions give any of ``metrics`` (probed, as validation does)."""
+        if not metrics:
+            return False
+        from harness.config.metric_names import metric_names
+
+        entries = [e for e in self.registries.get("metrics", ()) if e.plugin == plugin]
+        names = metric_names(entries, None)
+        if not names.complete:
+            return True  # cannot tell: keep it in the key
+        return any(m in names.fixed or any(m.startswith(p) for p in names.per_class) for m in metrics)
 
 
 def _disabled() -> set[str]:

@@ -55,7 +55,9 @@ def build_dataset(config: dict[str, Any], plugins: Plugins) -> Dataset:
 def plan(experiment: Experiment, plugins: Plugins) -> Plan:
     """Name every cell; datasets are built when a cell first needs one (see :mod:`harness.planned_data`)."""
     result = Plan([], datasets=LazyDatasets(build=functools.partial(build_dataset, plugins=plugins)))
-    versions = plugins.versions()
+    # plugins applied afterwards (metrics, ensembles, TTA) stay out of the key: installing one retrains nothing
+    versions = plugins.result_versions([experiment.select_by, *(c.config.get("tune", {}).get("metric", "")
+                                                                for c in experiment.cells)])
     labels = _unique_labels(experiment.cells)
     facts: dict[str, DatasetFacts] = {}
     for spec, label in zip(experiment.cells, labels):
@@ -285,6 +287,9 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
 
         backfill_tta(root, the_plan.cells, experiment.tta, the_plan.datasets, the_plan.dataset_of, plugins.registries,
                      echo=echo)
+    from harness.backfill import backfill_metrics
+
+    backfill_metrics(root, the_plan.cells, plugins.registries, echo=echo)  # metric plugins installed since
     if experiment.ensembles or experiment.tta:  # finished ones are reused: this never trains
         from harness.derived import build_derived
 

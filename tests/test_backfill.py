@@ -54,3 +54,35 @@ def test_tta_added_later_comes_from_the_checkpoints_and_equals_tta_from_the_star
             np.testing.assert_allclose(a.proba, b.proba, rtol=0, atol=1e-6)
     rows = {c.row for c in load_run(root).cells.values()}
     assert any(r.startswith("tta") or "tta" in r for r in rows)
+
+
+class _ConfidenceMetric:
+    """A metric plugin installed after the cells finished."""
+
+    @staticmethod
+    def harness_register_metrics(registry) -> None:  # noqa: ANN001
+        registry.register("mean-confidence", lambda pred: {"mean_confidence": float(pred.proba.max(axis=1).mean())})
+
+
+def test_a_metric_plugin_installed_later_retrains_nothing_and_fills_in_its_metric(
+        tiny_experiment, plugins, tmp_path, monkeypatch):
+    from harness import hookimpl
+    from harness.plugins import build_plugins
+
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tiny_experiment(MODELS, name="metric")
+    the_plan, root, _ = _run(path, plugins, tmp_path / "runs", tmp_path / "boards")
+    plugin = type("ConfidencePlugin", (), {"harness_register_metrics": staticmethod(
+        hookimpl(_ConfidenceMetric.harness_register_metrics))})()
+    more = build_plugins(extra=(plugin,))
+    the_plan2, _, lines = _run(path, more, tmp_path / "runs", tmp_path / "boards")
+    assert [c.id for c in the_plan2.cells] == [c.id for c in the_plan.cells]  # the new plugin is not in the key
+    assert sum("skipped (done)" in line for line in lines) == 2
+    run = load_run(root)
+    for cell in the_plan.cells:
+        for split in ("val", "test"):
+            expected = float(run.prediction_set(cell.id, split).proba.max(axis=1).mean())
+            assert run.cells[cell.id].metrics[f"{split}.mean_confidence"] == expected
+    # a metric that selects checkpoints does change what a cell trains: then its plugin is in the key
+    assert "ConfidencePlugin" in more.result_versions(["val.mean_confidence"])
+    assert "ConfidencePlugin" not in more.result_versions(["val.f1_macro"])
