@@ -24,7 +24,16 @@ from harness.planned_data import DatasetFacts, LazyDatasets, dataset_facts
 from harness.plugins import Plugins
 from harness.preprocess import with_preprocessing
 from harness.store import RESUME as RESUME_FILE
-from harness.store import STATUS, atomic_write_json, load_run, read_cell, reset_cell_dir, skipped_note, write_skipped
+from harness.store import (
+    STATUS,
+    StoreWriteError,
+    atomic_write_json,
+    load_run,
+    read_cell,
+    reset_cell_dir,
+    skipped_note,
+    write_skipped,
+)
 
 
 @dataclass
@@ -183,7 +192,10 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
     if not settled:
         meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         meta["device"] = experiment.train.get("device", "cpu")
-        atomic_write_json(root / "run.json", meta)
+        try:
+            atomic_write_json(root / "run.json", meta)
+        except StoreWriteError as exc:  # descriptive only: the cells hold the results, publish anyway
+            echo(f"run.json not written: {exc}")
     return the_plan, root
 
 
