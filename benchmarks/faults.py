@@ -48,7 +48,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         os.environ["HARNESS_CACHE_DIR"] = str(root / "cache")
-        steps = [("isolation", lambda d: scenarios.isolation(d)),
+        steps = [("isolation", lambda d: scenarios.isolation(d) + scenarios.user_interrupt(d / "ctrl_c")),
                  ("truncated store", lambda d: scenarios.truncated_store(d)),
                  ("malformed files", lambda d: scenarios.fuzz(d, examples=args.fuzz, seed=args.seed)),
                  ("full disk", lambda d: scenarios.full_disk(d)),

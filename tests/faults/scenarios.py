@@ -374,6 +374,34 @@ def isolation(tmp: Path) -> list[Trial]:
     return trials
 
 
+def user_interrupt(tmp: Path) -> list[Trial]:
+    """A real Ctrl-C (SIGINT) during training ends the run as the user's interrupt: exit 130,
+    the interrupted cell not recorded as failed, and the rerun finishes every cell."""
+    import signal
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    file = write_experiment(tmp, epochs=8)
+    environment = env(tmp / "cache")
+    runs, boards = tmp / "runs", tmp / "boards"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *run_args(file, runs, boards)], cwd=tmp,
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # type: ignore[union-attr]
+        if ": epoch 2/" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=300)
+    from harness.store import read_cell
+
+    states = {p.name: read_cell(p).status for p in (runs / "faults").iterdir() if p.is_dir() and p.name[0] != "."}
+    ended = proc.returncode == 130 and "interrupted; finished cells are kept" in err and "Traceback" not in err
+    not_failed = "failed" not in states.values()
+    again = subprocess.run([sys.executable, "-m", "harness.cli", *run_args(file, runs, boards)], cwd=tmp,
+                           env=environment, capture_output=True, text=True, timeout=600)
+    finished = again.returncode == 0 and len(done_cells(runs / "faults")) == 4
+    return [Trial("isolation", "Ctrl-C ends the run, as the user's", ended and not_failed and finished,
+                  f"exit {proc.returncode}, states {sorted(states.values())}, rerun exit {again.returncode}")]
+
+
 # --- malformed experiment files -------------------------------------------------------------------
 
 

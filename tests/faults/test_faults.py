@@ -19,6 +19,11 @@ def test_plugins_raising_anything_fail_only_their_cells(tmp_path, cache_dir):
     assert "SystemExit: plugin code called sys.exit(3)" in trials[0].detail
 
 
+def test_a_real_ctrl_c_is_the_users_interrupt(tmp_path):
+    trials = scenarios.user_interrupt(tmp_path)
+    _assert_all_held(trials, 1)
+
+
 def test_truncated_store_files_are_named_and_their_cell_redone(tmp_path, cache_dir):
     trials = scenarios.truncated_store(tmp_path)
     _assert_all_held(trials, len(scenarios.TRUNCATED))
