@@ -177,9 +177,12 @@ def test_results_json_and_csv(run_dir: Path, tmp_path: Path) -> None:
     build_leaderboard(load_run(run_dir), out, rank_by="test.f1_macro", title="Toy")
     data = json.loads((out / "results.json").read_text())
     assert data["experiment"] == "toy" and data["rank_by"] == "test.f1_macro"
-    assert [r["row"] for r in data["rows"]] == ["c", "a", "b"]
-    assert [r["rank"] for r in data["rows"]] == [1, 2, 3]
-    assert [r["n_seeds"] for r in data["rows"]] == [1, 3, 2]
+    chance = ["chance: majority class", "chance: stratified"]  # ranked below the three models here
+    assert [r["row"] for r in data["rows"]][:3] == ["c", "a", "b"]
+    assert sorted(r["row"] for r in data["rows"][3:]) == chance
+    assert [r["kind"] for r in data["rows"]] == ["model"] * 3 + ["chance"] * 2
+    assert [r["rank"] for r in data["rows"]][:3] == [1, 2, 3]
+    assert [r["n_seeds"] for r in data["rows"]][:3] == [1, 3, 2]
     assert data["rows"][1]["cells"] == ["a-s0", "a-s1", "a-s2"]
     mean, std = _mean_std([0.70, 0.80, 0.78])
     assert data["rows"][1]["metrics"]["test.f1_macro"]["mean"] == pytest.approx(mean, abs=1e-12)
@@ -192,11 +195,12 @@ def test_results_json_and_csv(run_dir: Path, tmp_path: Path) -> None:
         lines = list(reader)
     assert reader.fieldnames[:5] == ["rank", "row", "n_seeds", "test.f1_macro_mean", "test.f1_macro_std"]
     assert set(reader.fieldnames) >= {"val.loss_mean", "val.loss_std", "train_seconds_mean", "best_epoch_std"}
-    assert [(line["rank"], line["row"], line["n_seeds"]) for line in lines] == [
+    assert [(line["rank"], line["row"], line["n_seeds"]) for line in lines][:3] == [
         ("1", "c", "1"),
         ("2", "a", "3"),
         ("3", "b", "2"),
     ]
+    assert sorted(line["row"] for line in lines[3:]) == chance
     mean, std = _mean_std([0.30, 0.35])
     assert float(lines[2]["val.loss_mean"]) == pytest.approx(mean, abs=1e-15)
     assert float(lines[2]["val.loss_std"]) == pytest.approx(std, abs=1e-15)
@@ -251,7 +255,7 @@ def consistent_run(tmp_path: Path) -> tuple[Path, dict[str, list[np.ndarray]]]:
 
 def test_results_json_carries_intervals_tests_and_fingerprints(consistent_run, tmp_path: Path) -> None:
     from harness.stats.bootstrap import bootstrap_intervals
-    from harness.stats.paired import compare_with_top
+    from harness.stats.paired import compare_with_top, holm
     from harness.stats.samples import fingerprint, stack_seeds
 
     root, probas = consistent_run
@@ -262,9 +266,14 @@ def test_results_json_carries_intervals_tests_and_fingerprints(consistent_run, t
     assert data["bootstrap"] == {"resamples": 300, "permutations": 2000, "seed": 0, "level": 0.95, "alpha": 0.05,
                                  "p_min": pytest.approx(1 / 2001), "p_min_holm": pytest.approx(family / 2001),
                                  "family": family}
-    assert data["notes"] == []
+    # the toy cells record no training class counts: the chance rows say what stands in for them
+    assert data["notes"] == [
+        "chance rows: no cell recorded its training class counts; the class frequencies of the stored labels stand in"
+    ]
     stacks = {row: stack_seeds(CLASSES, [(s, IDS, LABELS, p) for s, p in enumerate(ps)]) for row, ps in probas.items()}
-    for entry in data["rows"]:
+    models = [r for r in data["rows"] if r["kind"] == "model"]
+    assert len(models) == 3 and len(data["rows"]) == 3 + 2  # and the two chance rows
+    for entry in models:
         expected = bootstrap_intervals(stacks[entry["row"]], n_resamples=300, seed=0)
         for name in ("f1_macro", "accuracy", "auroc", "recall_defect", "ece", "brier_positive_class"):
             got = entry["metrics"][f"test.{name}"]
@@ -276,10 +285,14 @@ def test_results_json_carries_intervals_tests_and_fingerprints(consistent_run, t
     for metric in ("f1_macro", "accuracy"):
         for result in compare_with_top(("strong", stacks["strong"]), others, metric, n_resamples=300):
             got = next(r for r in data["rows"] if r["row"] == result.row)["paired"][f"test.{metric}"]
-            assert got["p_holm"] == pytest.approx(result.p_holm, abs=1e-12) and got["verdict"] == result.verdict
+            assert got["p"] == pytest.approx(result.p, abs=1e-12)
             assert got["method"] == result.method and got["delta"] == pytest.approx(result.delta, abs=1e-12)
+        # Holm runs over every row tested against the top, the chance rows included
+        tested = [r for r in data["rows"] if f"test.{metric}" in r["paired"]]
+        adjusted = holm([r["paired"][f"test.{metric}"]["p"] for r in tested])
+        assert [r["paired"][f"test.{metric}"]["p_holm"] for r in tested] == pytest.approx(list(adjusted), abs=1e-12)
     # fast (1 ms) and strong (9 ms) are on the front; slow-weak is slower and worse than both
-    assert {r["row"]: r["pareto"] for r in data["rows"]} == {"strong": True, "fast": True, "slow-weak": False}
+    assert {r["row"]: r["pareto"] for r in models} == {"strong": True, "fast": True, "slow-weak": False}
     header = (tmp_path / "board" / "results.csv").read_text().splitlines()[0].split(",")
     assert header[3:7] == ["test.f1_macro_mean", "test.f1_macro_std", "test.f1_macro_low", "test.f1_macro_high"]
     assert header[-1] == "pareto"

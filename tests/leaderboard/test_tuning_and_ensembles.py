@@ -361,6 +361,8 @@ def test_results_json_carries_kinds_tuning_and_ensembles(built) -> None:
         "cnn small": "model",
         EVIL: "model",
         "tiny": "model",
+        "chance: majority class": "chance",
+        "chance: stratified": "chance",
         "ensemble weighted": "ensemble",
         "ensemble across seeds": "ensemble",
         "cnn small +tta(search)": "tta",
