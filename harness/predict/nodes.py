@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -70,6 +70,31 @@ def _inference_options(model: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class Outputs(NamedTuple):
+    """What a model node gives for a batch."""
+
+    proba: np.ndarray  # [B, K]
+    maps: dict[str, np.ndarray]  # name to [B, S, S]
+    scores: np.ndarray | None  # [B] anomaly scores of a one-class row
+
+
+def _one_class(record: CellRecord, model: Any, classes: tuple[str, ...], image_size: int) -> tuple[Any, int]:
+    """``(calibration, defect index)`` of a one-class row (its model built for ``image_size``), else ``(None, -1)``."""
+    from harness.anomaly.model import OneClassModel
+
+    if not isinstance(model, OneClassModel):
+        return None, -1
+    from harness.anomaly.operating import ScoreCalibration
+    from harness.store import read_json
+    from harness.train.one_class import normal_index
+
+    report = record.path / "threshold.json"
+    if not report.is_file():
+        raise HarnessError(f"{record.path}: a one-class row without threshold.json cannot turn scores into classes")
+    model.setup(image_size)  # its layers exist once the input size is known; the checkpoint fills them
+    return ScoreCalibration.from_dict(read_json(report)["calibration"]), 1 - normal_index(classes)
+
+
 class ModelNode:
     """One trained cell: its checkpoint, input size and normalisation."""
 
@@ -88,18 +113,14 @@ class ModelNode:
             raise HarnessError(f"{record.path}: no checkpoint.safetensors to predict with")
         cfg = {**config, "model": _inference_options(config["model"])}
         model = build_model(cfg, len(self.classes), registries)
-        from harness.anomaly.model import OneClassModel
-
-        if isinstance(model, OneClassModel):
-            raise HarnessError(f"{record.id} is a one-class (anomaly) row; predicting new images with it is not "
-                               "supported yet (Prediction.score is reserved for its anomaly score)")
+        self.image_size = int(_dataset_default(config, registries, "image_size", 64))
+        self.calibration, self.defect = _one_class(record, model, self.classes, self.image_size)
         try:
             model.load_state_dict(load_file(str(checkpoint)))
         except RuntimeError as exc:
             raise HarnessError(f"{checkpoint} does not fit the model its config.json describes: {exc}") from None
         self.model = model.to(device).eval()
         self.device = device
-        self.image_size = int(_dataset_default(config, registries, "image_size", 64))
         self.resize = str(_dataset_default(config, registries, "resize", "bilinear"))
         self.num_epochs = int(config.get("train", {}).get("epochs", 1))
         self.pre = Preprocessing.from_config(config)  # a cell written before the record: ImageNet, no crop
@@ -113,20 +134,30 @@ class ModelNode:
     def models(self) -> list[ModelNode]:
         return [self]
 
+    @property
+    def one_class(self) -> bool:
+        """A one-class (anomaly) row: scores calibrated into probabilities by its ``threshold.json``."""
+        return self.calibration is not None
+
     @torch.inference_mode()
-    def outputs(self, batches: Batches, want_maps: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """``[B, K]`` float64 probabilities and, when asked, maps resized to the input size."""
+    def outputs(self, batches: Batches, want_maps: bool = False) -> Outputs:
+        """``[B, K]`` float64 probabilities, maps resized to the input size when asked, anomaly scores."""
         from harness.model import Batch, split_outputs
         from harness.train.evaluate import _resize_maps, forward
 
         images, _ = self.pre.eval_crop(batches[(self.image_size, self.resize)])  # as the run evaluated
         images = images.to(self.device)
+        if self.one_class:
+            score, anomaly_map = self.model.score(self.normalize(images))
+            scores = score.float().cpu().numpy().astype(np.float64)
+            maps = {"anomaly": anomaly_map} if want_maps and anomaly_map is not None else {}
+            return Outputs(self.calibration.proba(scores, self.defect), _resize_maps(maps, self.image_size), scores)
         labels = torch.zeros(len(images), dtype=torch.int64, device=self.device)
         batch = Batch(self.normalize(images), labels, None, None, training=False, epoch=self.num_epochs - 1,
                       num_epochs=self.num_epochs, progress=1.0)
         logits, maps = split_outputs(forward(self.model, batch))
         proba = torch.softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
-        return proba, (_resize_maps(maps, self.image_size) if want_maps and maps else {})
+        return Outputs(proba, _resize_maps(maps, self.image_size) if want_maps and maps else {}, None)
 
     def proba(self, batches: Batches) -> np.ndarray:
         return self.outputs(batches)[0]
@@ -157,7 +188,16 @@ class TTANode:
 
         s = self.source
         images, _ = s.pre.eval_crop(batches[(s.image_size, s.resize)])
-        views = predict_views(s.model, images, self.views, s.normalize, len(images), s.device, self.registries)
+        if s.one_class:  # every view scored and calibrated, as the cell stored its views
+            from harness.train.one_class import tta_scores
+            from harness.train.tensors import SplitTensors
+
+            data = SplitTensors(images, torch.zeros(len(images), dtype=torch.int64), None, None,
+                                tuple(map(str, range(len(images)))))
+            scores = tta_scores(s.model, data, self.views, s.normalize, s.device, len(images), self.registries)
+            views = np.stack([s.calibration.proba(v, s.defect) for v in scores])
+        else:
+            views = predict_views(s.model, images, self.views, s.normalize, len(images), s.device, self.registries)
         return np.asarray(self.merge(views), dtype=np.float64)
 
 

@@ -172,13 +172,14 @@ class Predictor:
         good = [i for i in range(len(items)) if i in decoded]
         proba = np.zeros((0, len(self.classes)))
         maps: dict[str, np.ndarray] = {}
+        scores = None
         share = 0.0
         if good:
             batches = {key: torch.from_numpy(np.stack([decoded[i][key] for i in good])).permute(0, 3, 1, 2)
                        for key in keys}  # [B, 3, S, S] uint8
             t0 = time.perf_counter()
-            if return_maps and isinstance(node, ModelNode):
-                proba, maps = node.outputs(batches, want_maps=True)
+            if isinstance(node, ModelNode):
+                proba, maps, scores = node.outputs(batches, want_maps=return_maps)
             else:
                 proba = node.proba(batches)
             share = (time.perf_counter() - t0) / len(good)
@@ -193,6 +194,7 @@ class Predictor:
             k = int(np.argmax(p))
             results.append(Prediction(item.name, self.classes[k], float(p[k]),
                                       {c: float(v) for c, v in zip(self.classes, p)},
+                                      score=float(scores[row_of[i]]) if scores is not None else None,
                                       maps={name: m[row_of[i]].astype(np.float32) for name, m in maps.items()},
                                       latency_ms=latency))
         return results

@@ -22,6 +22,7 @@ batches): anomalib reads the model's input size from it.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,9 @@ def model_class(name: str) -> type:
     from harness import options as opt
 
     try:
-        import anomalib.models as models
+        with warnings.catch_warnings():  # anomalib's own deprecation notices are not the user's concern
+            warnings.simplefilter("ignore", FutureWarning)
+            import anomalib.models as models
     except ImportError:
         raise HarnessError("plugin \"anomalib\" needs the anomalib package: pip install 'harness[anomaly]'") from None
     found = getattr(models, name, None)

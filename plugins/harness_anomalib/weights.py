@@ -42,15 +42,19 @@ def read_weights(path: str | Path) -> dict[str, Any]:
 
 
 def backbone_state(backbone: str, pretrained: bool, weights: str | None) -> dict[str, Any] | None:
-    """The local state dict for ``backbone``, or None when it is built without weights."""
+    """The local state dict for ``backbone``: ``weights``, else the offline Lite0 weights, else None."""
     if weights:
         return read_weights(weights)
-    if not pretrained:
-        return None
     if backbone == LITE0:
+        # also without pretrained = true: a model that always starts a teacher from ImageNet
+        # weights (STFPM) gets them offline; the others are built with pre_trained = False
         from harness_timm.lite0 import lite0_state_dict
 
-        return lite0_state_dict(include_classifier=True)
+        try:
+            return lite0_state_dict(include_classifier=True)
+        except HarnessError:
+            if pretrained:
+                raise
     return None  # timm goes to the hub: with no network that fails, and the cell says what it needed
 
 

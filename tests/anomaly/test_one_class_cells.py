@@ -212,3 +212,19 @@ name = "vote"
     assert ensemble.status == "done" and cell.id in ensemble.config["members"]
     results = json.loads((tmp_path / "lb" / "oneclass" / "results.json").read_text())
     assert any(r["kind"] == "tta" and r["row"] == "anomalib +tta(mean)" for r in results["rows"])
+
+
+def test_predictor_reproduces_the_one_class_rows_stored_predictions(run):
+    from harness import Predictor
+    from harness_datasets.embedded import synthetic_defects
+
+    tmp, _ = run
+    store, cell = _one_class_cell(tmp)
+    test = synthetic_defects(32, n_train=48, n_val=24, n_test=32).test
+    predictor = Predictor.from_run(tmp / "runs" / "oneclass", row=cell.row)
+    predictions = predictor.predict(list(test.images), batch_size=8, return_maps=True)
+    stored = store.predictions(cell.id, "test")
+    assert [p.score for p in predictions] == pytest.approx(stored["score"].tolist(), rel=1e-5)
+    assert [p.probabilities["defect"] for p in predictions] == pytest.approx(stored["prob_defect"].tolist(), abs=1e-5)
+    assert [p.pred_class for p in predictions] == [("defect" if s >= 0.5 else "normal") for s in stored["prob_defect"]]
+    assert predictions[0].maps["anomaly"].shape == (32, 32)
