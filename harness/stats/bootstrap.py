@@ -49,10 +49,16 @@ class Interval:
 
 
 def metric_names(classes: Sequence[str]) -> tuple[str, ...]:
-    """Every metric (split prefix left out) that can be bootstrapped for these classes."""
+    """Every metric (split prefix left out) that can be bootstrapped for these classes.
+
+    With two classes, ``image_auroc`` (the ``anomaly`` metric family's) is the ROC AUC of
+    the defect probability, which is ``auroc`` (a one-class row's probabilities are a
+    monotone map of its scores, so their AUC is the scores'): it is resampled as ``auroc``.
+    """
     per_class = tuple(f"{key}_{c}" for c in classes for key in ("precision", "recall", "f1"))
     averaged = ("precision_macro", "recall_macro", "f1_macro", "f1_weighted")
-    return ("accuracy", "balanced_accuracy", *per_class, *averaged, "auroc", *calibration_names(classes))
+    binary = ("image_auroc",) if len(classes) == 2 else ()
+    return ("accuracy", "balanced_accuracy", *per_class, *averaged, "auroc", *binary, *calibration_names(classes))
 
 
 def resampled_metrics(
@@ -79,7 +85,9 @@ def resampled_metrics(
     wanted = set(metric_names(classes) if names is None else names)
     out: dict[str, np.ndarray] = {}
     if wanted - set(calibration_names(classes)):
-        out |= weighted_classification(weights, labels, proba, classes, auroc="auroc" in wanted)
+        out |= weighted_classification(weights, labels, proba, classes, auroc=bool({"auroc", "image_auroc"} & wanted))
+        if "image_auroc" in wanted and "auroc" in out:
+            out["image_auroc"] = out["auroc"]
     if wanted & set(calibration_names(classes)):
         out |= weighted_calibration(weights, labels, proba, n_bins)
     return {k: v for k, v in out.items() if k in wanted}

@@ -135,6 +135,10 @@ def test_leaderboard_ranks_both_kinds_on_the_same_test_samples(run):
         assert r["metrics"]["test.auroc"]["mean"] == pytest.approx(r["metrics"]["test.image_auroc"]["mean"])
     second = scored[1]
     assert second["paired"]["test.auroc"]["method"] == "permutation"
+    # the rank metric has its interval and its paired test, resampled as the AUROC it equals
+    assert second["paired"]["test.image_auroc"]["delta"] == pytest.approx(second["paired"]["test.auroc"]["delta"])
+    low, high = second["metrics"]["test.image_auroc"]["low"], second["metrics"]["test.image_auroc"]["high"]
+    assert low <= second["metrics"]["test.image_auroc"]["mean"] <= high
     assert second["paired"]["test.accuracy"]["method"] == "McNemar exact"
 
 
