@@ -4,7 +4,7 @@ visual defect detection.
 The public API a plugin or a user needs lives here; heavy modules load on first use.
 What a plugin registers: ``Registry`` (passed to every ``harness_register_*`` hook),
 ``Problem`` and :mod:`harness.options` (option checks), ``Dataset``/``Split``,
-``Batch``, ``Schedule``, ``Ensemble``, ``TTAView``/``TTAMerge``. Helpers for dataset
+``Batch``, ``Schedule``, ``Ensemble``, ``TTAView``/``TTAMerge``, ``Tracker``/``TrackedCell``. Helpers for dataset
 plugins: ``load_stack``, ``Decoded``, ``cache_dir``, ``RESIZE_METHODS`` (the decode-once
 image cache); for metric plugins: ``classification_metrics``, ``confusion_matrix``,
 ``per_class_scores``, ``roc_auc``, ``roc_auc_ovr``. Contract tests: :mod:`harness.testing`.
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from harness.registry import Registry
     from harness.schedule import Schedule
     from harness.store import Run
+    from harness.tracking import TrackedCell, Tracker
     from harness.tta.types import TTAMerge, TTAView
 
 _LAZY = {
@@ -56,6 +57,8 @@ _LAZY = {
     "Preprocessing": "harness.preprocess",
     "Registry": "harness.registry",
     "TTAView": "harness.tta.types",
+    "Tracker": "harness.tracking",
+    "TrackedCell": "harness.tracking",
     "TTAMerge": "harness.tta.types",
     "Ensemble": "harness.ensembles.types",
     "Decoded": "harness.cache",
@@ -90,6 +93,8 @@ __all__ = [
     "Split",
     "TTAMerge",
     "TTAView",
+    "TrackedCell",
+    "Tracker",
     "UnknownNameError",
     "__version__",
     "anomaly_metrics",

@@ -159,6 +159,25 @@ def harness_register_tta(registry: Registry) -> None:
 
 
 @hookspec
+def harness_register_trackers(registry: Registry) -> None:
+    """Register experiment trackers (MLflow, TensorBoard, ...).
+
+    A tracker factory is called as ``factory(**options)`` with the options of a
+    ``[[tracker]]`` block and returns a :class:`harness.Tracker`; the core calls its
+    methods at experiment start, cell start, each epoch, cell finish (metrics and the
+    cell folder's files), cell error, each derived row and experiment end. A tracker that
+    raises is warned about once and left out for the rest of the run. Checked by
+    ``harness.testing.check_tracker``.
+
+    Args:
+        registry: call ``registry.register(name, factory)`` once per tracker.
+
+    Returns:
+        None. Called once when the plugin manager is built.
+    """
+
+
+@hookspec
 def harness_cell_start(cell: Cell) -> None:
     """Called before a matrix cell starts training.
 

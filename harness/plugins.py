@@ -19,7 +19,7 @@ ENTRY_POINT_GROUP = "harness"
 """Every plugin, built-in or third-party, is an entry point of this group. The built-ins
 are declared in harness's own ``pyproject.toml``; their source is ``"builtin"``."""
 BUILTIN_DISTRIBUTION = "harness"
-KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "metrics", "ensembles", "tta")
+KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "metrics", "ensembles", "tta", "trackers")
 SINGULAR = {
     "models": "model",
     "datasets": "dataset",
@@ -29,6 +29,7 @@ SINGULAR = {
     "metrics": "metric",
     "ensembles": "ensemble",
     "tta": "tta",
+    "trackers": "tracker",
 }
 
 
@@ -72,12 +73,12 @@ class Plugins:
         """Versions of the plugins that can change what a cell trains: part of every cell key.
 
         Left out are plugins that register only what is applied afterwards from stored
-        checkpoints and predictions (metrics, ensembles, TTA views and merges) or nothing
-        at all (lifecycle observers), so installing one retrains nothing; a metric plugin
-        stays in when it produces a metric that selects checkpoints (``select_by``,
+        checkpoints and predictions (metrics, ensembles, TTA views and merges), only
+        observe (trackers) or register nothing at all (lifecycle observers), so installing one
+        retrains nothing; a metric plugin stays in when it produces a metric that selects checkpoints (``select_by``,
         ``tune.metric``: ``selection_metrics``).
         """
-        afterwards = {"metrics", "ensembles", "tta"}
+        afterwards = {"metrics", "ensembles", "tta", "trackers"}
         kinds: dict[str, set[str]] = {}
         for kind, registry in self.registries.items():
             for entry in registry:

@@ -177,6 +177,10 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
     root = Path(runs_dir) / experiment.name
     the_plan = plan(experiment, plugins)
     everything = the_plan.cells + the_plan.folds
+    from harness.store_remote import attach_store, detach_store
+    from harness.tracking import attach, detach
+
+    mirror = attach_store(experiment, plugins, root, everything, echo)  # stored cells land here first: skipped
     states = {c.id: read_cell(root / c.id).status for c in everything}
     todo = [c for c in everything if fresh or states[c.id] != "done"]
     folds = f" (+{len(the_plan.folds)} k-fold cells)" if the_plan.folds else ""
@@ -187,8 +191,13 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
     root.mkdir(parents=True, exist_ok=True)
     from harness.execution import execute
 
-    execute(experiment, plugins, the_plan, root, fresh=fresh, show_progress=show_progress, echo=echo,
-            settings=execution, started=started)
+    hub = attach(experiment, plugins, root)
+    try:
+        execute(experiment, plugins, the_plan, root, fresh=fresh, show_progress=show_progress, echo=echo,
+                settings=execution, started=started)
+    finally:
+        detach(plugins, hub)
+        detach_store(plugins, mirror)
     if not settled:
         meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         meta["device"] = experiment.train.get("device", "cpu")
@@ -305,7 +314,11 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
     if experiment.ensembles or experiment.tta:  # finished ones are reused: this never trains
         from harness.derived import build_derived
 
-        ids |= set(build_derived(root, the_plan.cells, experiment, plugins.registries, echo=echo))
+        derived = build_derived(root, the_plan.cells, experiment, plugins.registries, echo=echo)
+        ids |= set(derived)
+        from harness.tracking import log_derived
+
+        log_derived(experiment, plugins, root, derived)
     stamp = _leaderboard_stamp(experiment, root, ids, plugins)
     kept = unchanged(Path(out_dir), stamp)
     if kept is not None:  # same inputs as the pages already drawn: nothing to redraw

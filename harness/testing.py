@@ -13,8 +13,8 @@ the ``options`` argument, the entry's ``example`` (``registry.register(...,
 example={...})``: small, fast settings) and the factory's defaults.
 
 One check per kind (:data:`CHECKS`): models, datasets, losses, optimizers,
-schedulers (with their cycle ends), metrics, ensembles, TTA views and TTA merges. A new
-kind of plugin (trackers, anomaly models) adds its ``check_<kind>`` function and one
+schedulers (with their cycle ends), metrics, ensembles, TTA views, TTA merges and
+trackers. A new kind of plugin (anomaly models) adds its ``check_<kind>`` function and one
 :data:`CHECKS` entry, and gets ``contract_tests("<kind>")`` for free.
 """
 
@@ -270,6 +270,49 @@ def check_tta_merge(plugins: Plugins, name: str, options: dict[str, Any] | None 
                                   err_msg=f"{name}: identical views changed the predicted class")
 
 
+def check_tracker(plugins: Plugins, name: str, options: dict[str, Any] | None = None) -> None:
+    """A tracker is a :class:`harness.Tracker` that takes a whole run's calls without raising.
+
+    Runs in a temporary working directory (so a default local store such as ``./mlruns``
+    lands there): experiment start, a cell's start, two epochs, finish with metrics and
+    files; a failed cell; a derived row; experiment end.
+    """
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from harness.tracking import TrackedCell, Tracker
+
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            tracker = plugins.registry("trackers").get(name)(**_options(plugins, "trackers", name, options))
+            assert isinstance(tracker, Tracker), f"{name}: returned {type(tracker).__name__}, not a harness.Tracker"
+            root = Path(tmp) / "runs" / "contract"
+            folder = root / "cell-a"
+            folder.mkdir(parents=True)
+            config = {"id": "cell-a", "row": "row a", "model": {"plugin": "timm", "arch": "x"}, "seed": 0}
+            (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+            (folder / "metrics.json").write_text(json.dumps({"test.accuracy": 0.5}), encoding="utf-8")
+            cell = TrackedCell("cell-a", "row a", config, folder)
+            tracker.start_experiment("contract", root)
+            tracker.start_cell(cell)
+            for epoch in (1, 2):
+                tracker.log_epoch(cell, epoch, {"train.loss": 1.0 / epoch, "val.accuracy": 0.4 + epoch / 10,
+                                                "lr": 0.01, "seconds": 0.1})
+            tracker.finish_cell(cell, {"test.accuracy": 0.5, "val.accuracy": 0.6}, cell.files())
+            failed = TrackedCell("cell-b", "row b", {**config, "id": "cell-b"}, root / "cell-b")
+            tracker.start_cell(failed)
+            tracker.fail_cell(failed, "RuntimeError: out of memory")
+            row = TrackedCell("ensemble-x", "ensemble x", {"id": "ensemble-x", "kind": "ensemble"}, folder, "ensemble")
+            tracker.log_row(row, {"test.accuracy": 0.7}, cell.files())
+            tracker.end_experiment()
+        finally:
+            os.chdir(here)
+
+
 CHECKS: dict[str, tuple[str, Callable[..., None]]] = {
     "models": ("models", check_model),
     "datasets": ("datasets", check_dataset),
@@ -280,7 +323,8 @@ CHECKS: dict[str, tuple[str, Callable[..., None]]] = {
     "ensembles": ("ensembles", check_ensemble),
     "tta_views": ("tta", check_tta_view),
     "tta_merges": ("tta", check_tta_merge),
-    # trackers and anomaly models: their check_<kind> and registry kind go here when they exist
+    "trackers": ("trackers", check_tracker),
+    # anomaly models: their check_<kind> and registry kind go here when they exist
 }
 """Contract name to (registry kind, check): what :func:`contract_tests` runs."""
 
@@ -371,3 +415,9 @@ def tta_merge_contract_tests(names: list[str] | None = None, *, exclude: tuple[s
                              options: dict[str, dict[str, Any]] | None = None):
     """A pytest test over the named (default: every registered) TTA merges."""
     return contract_tests("tta_merges", names, exclude=exclude, options=options)
+
+
+def tracker_contract_tests(names: list[str] | None = None, *, exclude: tuple[str, ...] = (),
+                           options: dict[str, dict[str, Any]] | None = None):
+    """A pytest test over the named (default: every registered) trackers."""
+    return contract_tests("trackers", names, exclude=exclude, options=options)

@@ -16,7 +16,7 @@ from harness.matrix import SECTIONS, CellSpec, expand, flatten
 if TYPE_CHECKING:
     from harness.plugins import Plugins
 
-TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "tune", "ensemble", "tta", "execution")
+TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "tune", "ensemble", "tta", "execution", "tracker", "store")
 COMPONENTS = {"optimizer": "optimizers", "scheduler": "schedulers", "loss": "losses"}
 
 
@@ -49,6 +49,8 @@ class Experiment:
     warnings: tuple[str, ...] = ()
     execution: dict[str, Any] | None = None  # [execution] as written; None: run in this process
     decisions: dict[str, Any] | None = None  # the leaderboard's decision keys of [experiment] (fields.DECISION_KEYS)
+    trackers: tuple[dict[str, Any], ...] = ()  # [[tracker]] blocks (harness.config.tracking); no part of a cell key
+    store: dict[str, Any] | None = None  # [store]: the mirror of finished cells (harness.store_remote)
 
 
 def load_experiment(path: str | Path, plugins: Plugins, *, strict: bool = False) -> Experiment:
@@ -92,6 +94,10 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
     tta = _check_tta(problems, data["tta"], plugins) if "tta" in data else None
     execution = F.check_section(problems, "execution", data["execution"], F.EXECUTION) \
         if "execution" in data else None
+    from harness.config.tracking import check_store, check_trackers
+
+    trackers = check_trackers(problems, data["tracker"], plugins) if "tracker" in data else []
+    store = check_store(problems, data["store"]) if "store" in data else None
     for key, message in metric_problems(meta.get("rank_by"), meta.get("select_by"), dataset, plugins.registry("metrics")):
         problems.add(f"experiment.{key}", message)
     if isinstance(meta.get("costs"), dict):
@@ -132,6 +138,8 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
         "ensembles": tuple(ensembles),
         "tta": tta,
         "execution": execution,
+        "trackers": tuple(trackers),
+        "store": store,
     }
 
 

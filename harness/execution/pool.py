@@ -108,6 +108,12 @@ def load_round(spec: dict[str, Any], settings: Any) -> Round:
     def echo(text: str) -> None:
         print(text, flush=True)
 
+    from harness.store_remote import attach_store
+    from harness.tracking import attach
+
+    attach(experiment, plugins, Path(spec["root"]))  # this worker's cells reach the trackers and the store too
+    attach_store(experiment, plugins, Path(spec["root"]), [], echo, pull=False)
+
     return Round(experiment, plugins, the_plan, Path(spec["root"]), spec["fresh"], spec["started"], settings,
                  False, echo)
 
