@@ -149,6 +149,7 @@ TRAIN = {
     "channels_last": Field("bool", False),
     "freeze_backbone_epochs": Field("int", 0, lambda v: v >= 0, "must be >= 0"),
     "resume_every": Field("float", 30.0, lambda v: v >= 0, "must be >= 0 seconds"),
+    "train_eval_samples": Field("int", 1024, lambda v: v >= 0, "must be >= 0 (0 turns train-split metrics off)"),
 }
 
 EARLY_STOPPING = {

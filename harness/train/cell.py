@@ -25,6 +25,8 @@ from harness.train.evaluate import compute_metrics, predict
 from harness.train.events import Events, no_events
 from harness.train.loop import Trainer, batch_slices, fit, resolve_device, seed_everything
 from harness.train.tensors import SplitTensors, eval_tensors
+from harness.train.train_eval import PREFIX as TRAIN_EVAL
+from harness.train.train_eval import SPLIT as TRAIN_SPLIT
 
 THUMBS_PER_CLASS = 4
 THUMB_SIZE = 64
@@ -137,6 +139,10 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
             sample = normalize(data.images[:16].to(device))
             metrics.update(measure_latency(c.model, sample[:1], train.get("precision", "fp32")).metrics())
             metrics["gmacs"] = gmacs_per_image(c.model, sample[:1])
+    if TRAIN_EVAL in trainer.tensors:  # the scored training subset at the selected epoch, for wrong/<row>_train.csv
+        pred, _ = predict(c.model, trainer.tensors[TRAIN_EVAL], dataset.classes, batch_size=train["eval_batch_size"],
+                          normalize=normalize, device=device, num_epochs=train["epochs"])
+        write_predictions(cell_dir, TRAIN_SPLIT, pred)
     metrics.update({
         "best_epoch": selection.best_epoch,
         "epochs_run": len(history),

@@ -18,10 +18,12 @@ from harness.errors import HarnessError
 from harness.model import split_outputs
 from harness.preprocess import Preprocessing
 from harness.train.components import Components, Selection, check_plateau_direction, set_backbone_frozen
-from harness.train.evaluate import compute_metrics, forward, make_batch, predict
+from harness.train.evaluate import forward, make_batch
 from harness.train.events import Events, no_events
 from harness.train.resume import StateWriter, load_state
 from harness.train.tensors import Normalizer, augment, eval_tensors, to_tensors
+from harness.train.train_eval import PREFIX as TRAIN_EVAL
+from harness.train.train_eval import score_split, subset_tensors
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -86,6 +88,9 @@ class Trainer:
         self.preprocessing = Preprocessing.from_config(config)  # the model's, recorded in config.json
         self.normalize = Normalizer(device, self.preprocessing)
         self.tensors = {"train": to_tensors(dataset.train), "val": eval_tensors(dataset.val, self.preprocessing)}
+        subset = subset_tensors(dataset.train, self.train, int(config.get("seed", 0)), self.preprocessing)
+        if subset is not None:  # scored each epoch like validation (harness.train.train_eval)
+            self.tensors[TRAIN_EVAL] = subset
         stopping = self.train.get("early_stopping") or {}
         self.selection = Selection(select_by, stopping.get("patience"), float(stopping.get("min_delta", 0.0)))
         self.history: list[dict[str, Any]] = []
@@ -149,14 +154,11 @@ class Trainer:
         logs: dict[str, Any] = {"epoch": self.epoch + 1, "lr": c.optimizer.param_groups[0]["lr"]}
         logs.update(self.train_epoch(tick))
         self.events("validation_start", split="val", epoch=self.epoch + 1)
-        with autocast(self.device, self.train.get("precision", "fp32")):
-            pred, val_loss = predict(c.model, self.tensors["val"], self.dataset.classes,
-                                     batch_size=self.train["eval_batch_size"], normalize=self.normalize,
-                                     device=self.device, loss_fn=c.loss_fn, num_epochs=self.train["epochs"])
-        logs["val.loss"] = val_loss
-        logs.update(compute_metrics(pred, c.metric_fns, "val"))
+        logs.update(self.score("val"))
         self.events("validation_end", split="val", epoch=self.epoch + 1,
                     metrics={k: v for k, v in logs.items() if k.startswith("val.")})
+        if TRAIN_EVAL in self.tensors:
+            logs.update(self.score(TRAIN_EVAL))
         if select_by not in logs:
             available = ", ".join(sorted(k for k in logs if k.startswith("val.")))
             raise HarnessError(f"select_by metric {select_by!r} is not computed; available: {available}")
@@ -169,6 +171,15 @@ class Trainer:
         logs["seconds"] = time.perf_counter() - started
         self.history.append(logs)
         self.stopped = self.selection.update(self.epoch, logs[select_by], c.model)
+        return logs
+
+    def score(self, split: str) -> dict[str, float]:
+        """Loss, metrics and per-class scores of ``self.tensors[split]``, keys prefixed with ``split``."""
+        c = self.c
+        with autocast(self.device, self.train.get("precision", "fp32")):
+            _, logs = score_split(c.model, self.tensors[split], self.dataset.classes, split, loss_fn=c.loss_fn,
+                                  metric_fns=c.metric_fns, batch_size=self.train["eval_batch_size"],
+                                  normalize=self.normalize, device=self.device, num_epochs=self.train["epochs"])
         return logs
 
     def state(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ OTHER = {
     "train.channels_last": "true",
     "train.freeze_backbone_epochs": "1",
     "train.resume_every": "5.0",
+    "train.train_eval_samples": "256",
     "train.train_on": '"normal"',
     "train.threshold": "{ fpr = 0.05 }",
     "tune.n_trials": "3",

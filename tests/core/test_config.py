@@ -44,7 +44,7 @@ def test_three_mistakes_three_lines_exit_2(write_toml, capsys):
     assert problems[1] == (
         f"{path}:7: train.epoch: unknown key. Did you mean 'epochs'? Allowed: augment, batch_size, channels_last, "
         "device, early_stopping, epochs, eval_batch_size, freeze_backbone_epochs, grad_clip, loss, map_size, "
-        "optimizer, precision, resume_every, scheduler, threshold, train_on")
+        "optimizer, precision, resume_every, scheduler, threshold, train_eval_samples, train_on")
     assert problems[2].startswith(f"{path}:15: matrix.model[1].plugin: unknown model 'toy-cn'. Did you mean 'toy-cnn'")
     assert problems[2].endswith("toy-cnn, toy-exploding") and "Available: anomalib, cats, " in problems[2]
     assert err[-1] == "harness: 3 problem(s) found"
