@@ -41,15 +41,25 @@ def test_smoke_writes_leaderboard(smoke):
     assert first.returncode == 0, first.stdout + first.stderr
     board = tmp / "lb" / "smoke"
     results = json.loads((board / "results.json").read_text())
-    assert [r["n_seeds"] for r in results["rows"]] == [2, 2]
-    assert {r["row"] for r in results["rows"]} == {"timm arch=convnext_atto", "timm arch=mobilenetv3_small_050"}
+    models = [r for r in results["rows"] if r["kind"] == "model"]
+    assert [r["n_seeds"] for r in models] == [2, 2]
+    assert {r["row"] for r in models} == {"timm arch=resnet10t", "timm arch=convnext_atto"}
+    assert {r["row"] for r in results["rows"] if r["kind"] == "chance"} == {
+        "chance: majority class", "chance: stratified"}
     means = [r["metrics"]["test.f1_macro"]["mean"] for r in results["rows"]]
     assert means == sorted(means, reverse=True)
     html = (board / "index.html").read_text()
-    assert "convnext_atto" in html and "mobilenetv3_small_050" in html
+    assert "convnext_atto" in html and "resnet10t" in html and ">vs chance<" in html
     csv_lines = (board / "results.csv").read_text().splitlines()
-    assert len(csv_lines) == 3
+    assert len(csv_lines) == 5  # header, two models, two chance rows
     assert "leaderboard:" in first.stdout and "timm arch=convnext_atto" in first.stdout
+
+
+def test_smoke_beats_chance(smoke):
+    """The shipped smoke experiment's best row is significantly above both chance rows."""
+    tmp, first = smoke
+    line = next(s for s in first.stdout.splitlines() if s.startswith("1 "))
+    assert "timm arch=" in line and " above (p " in line and "not above" not in line
 
 
 def test_stored_metrics_equal_sklearn(smoke):
@@ -80,11 +90,15 @@ def test_rerun_skips_every_cell(smoke):
     tmp, _ = smoke
     run_dir = tmp / "runs" / "smoke"
     before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("metrics.json")}
+    board_files = [p for p in (tmp / "lb" / "smoke").rglob("*") if p.is_file()]
+    drawn = {p: p.stat().st_mtime_ns for p in board_files}
     again = harness(*run_args(REPO / "experiments" / "smoke.toml", tmp), cwd=tmp)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("skipped (done)") == 4
     assert "epoch 1/" not in again.stdout
     assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("metrics.json")} == before
+    assert {p: p.stat().st_mtime_ns for p in board_files} == drawn  # the unchanged leaderboard is not redrawn
+    assert again.stdout.count("chance: stratified") == 1  # the recorded table is printed again
 
 
 def test_same_seed_same_metrics(smoke, tmp_path):
