@@ -75,8 +75,8 @@ class Plugins:
         Left out are plugins that register only what is applied afterwards from stored
         checkpoints and predictions (metrics, ensembles, TTA views and merges), only
         observe (trackers) or register nothing at all (lifecycle observers), so installing one
-        retrains nothing; a metric plugin stays in when it produces a metric that selects checkpoints (``select_by``,
-        ``tune.metric``: ``selection_metrics``).
+        retrains nothing; a metric plugin stays in when it produces a metric that selects
+        checkpoints (``select_by``, ``tune.metric``: ``selection_metrics``).
         """
         afterwards = {"metrics", "ensembles", "tta", "trackers"}
         kinds: dict[str, set[str]] = {}

@@ -69,10 +69,21 @@ class RemoteStore:
             return set()
         return {Path(p).parent.name for p in found}
 
-    def push(self, folder: Path) -> int:
-        """Upload a done cell folder, ``status.json`` last; returns the number of files sent."""
+    def push(self, folder: Path, only_missing: bool = False) -> int:
+        """Upload a done cell folder, ``status.json`` last; returns the number of files sent.
+
+        Args:
+            only_missing: send only files the store lacks or holds with another size
+                (files added after the cell finished, such as backfilled TTA views).
+        """
         files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in LOCAL_ONLY
                        and not p.name.startswith(".") and p.name != STATUS)
+        if only_missing:
+            self.fs.invalidate_cache()
+            there = {Path(e["name"]).name: e.get("size") for e in self.fs.ls(self._remote(folder.name), detail=True)}
+            files = [p for p in files if there.get(p.name) != p.stat().st_size]
+            if not files:
+                return 0
         self.fs.makedirs(self._remote(folder.name), exist_ok=True)
         for path in [*files, folder / STATUS]:
             self.fs.put_file(str(path), self._remote(folder.name, path.name))
@@ -122,9 +133,8 @@ def sync(store: RemoteStore, root: Path, cells: Iterable[Cell], echo: Callable[[
             if cell.id in stored and not local:
                 store.pull(cell.id, root / cell.id)
                 pulled += 1
-            elif local and cell.id not in stored:
-                store.push(root / cell.id)
-                echo(f"{cell.id}: uploaded to {store.where()} (missing there)")
+            elif local and store.push(root / cell.id, only_missing=cell.id in stored):
+                echo(f"{cell.id}: uploaded to {store.where()} what was missing there")
         except Exception as exc:  # noqa: BLE001
             store.warn(f"artifact store {store.where(cell.id)}: {type(exc).__name__}: {exc}; "
                        "the local run store is unchanged")

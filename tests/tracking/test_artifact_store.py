@@ -1,0 +1,140 @@
+"""[store] against a real S3 API: moto's server on loopback, driven through s3fs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import uuid
+
+import pytest
+
+from harness import hookimpl
+from harness.config.validate import load_experiment
+from harness.plugins import build_plugins
+from harness.runner import publish, run_experiment
+
+pytest.importorskip("s3fs")
+moto_server = pytest.importorskip("moto.server")
+
+MODELS = """
+[[matrix.model]]
+plugin = "timm"
+arch = ["resnet10t", "test_resnet"]
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A moto S3 server on a free loopback port with an empty bucket; yields (server, endpoint, port, bucket)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    bucket = f"bucket-{uuid.uuid4().hex[:8]}"  # moto keeps buckets per process, across servers
+    s3fs.S3FileSystem(endpoint_url=endpoint).mkdir(bucket)
+    yield server, endpoint, port, bucket
+    with contextlib.suppress(Exception):  # a test may have stopped it already
+        server.stop()
+
+
+def _experiment(tiny_experiment, endpoint: str, bucket: str):
+    store = (f'\n[store]\nuri = "s3://{bucket}/prefix"\n'
+             f'options = {{ endpoint_url = "{endpoint}", '
+             'config_kwargs = { retries = { max_attempts = 1 }, connect_timeout = 2 } }\n')
+    return tiny_experiment(MODELS + store, name="stored", epochs=1)
+
+
+def _run(path, plugins, runs_dir, lines):
+    experiment = load_experiment(path, plugins)
+    the_plan, root = run_experiment(experiment, plugins, runs_dir=runs_dir, show_progress=False, echo=lines.append)
+    return experiment, the_plan, root
+
+
+def _rows(board_dir) -> list[dict]:
+    rows = json.loads((board_dir / "results.json").read_text())["rows"]
+    return sorted(rows, key=lambda r: r.get("row", ""))
+
+
+def test_a_fresh_directory_skips_stored_cells_and_rebuilds_the_leaderboard(tiny_experiment, plugins, tmp_path, s3):
+    _, endpoint, _, bucket = s3
+    path = _experiment(tiny_experiment, endpoint, bucket)
+    first: list[str] = []
+    experiment, the_plan, root = _run(path, plugins, tmp_path / "a" / "runs", first)
+    publish(experiment, the_plan, root, plugins, tmp_path / "a" / "board")
+    import s3fs
+
+    fs = s3fs.S3FileSystem(endpoint_url=endpoint)
+    for cell in the_plan.cells:
+        stored = {p.rsplit("/", 1)[1] for p in fs.ls(f"{bucket}/prefix/stored/{cell.id}", refresh=True)}
+        assert {"status.json", "metrics.json", "config.json", "predictions_test.csv",
+                "checkpoint.safetensors"} <= stored
+        assert "resume.pt" not in stored
+    again: list[str] = []
+    experiment, the_plan, root2 = _run(path, plugins, tmp_path / "b" / "runs", again)
+    assert again[0] == f"artifact store s3://{bucket}/prefix/stored: {len(the_plan.cells)} finished cell(s) downloaded"
+    assert f"{len(the_plan.cells)} done, 0 to run" in again[1]
+    assert sum("skipped (done)" in line for line in again) == len(the_plan.cells)
+    assert not any(": epoch " in line for line in again)
+    for cell in the_plan.cells:
+        assert (root2 / cell.id / "metrics.json").read_text() == (root / cell.id / "metrics.json").read_text()
+    publish(experiment, the_plan, root2, plugins, tmp_path / "b" / "board")
+    assert _rows(tmp_path / "b" / "board") == _rows(tmp_path / "a" / "board")
+
+
+class StopServer:
+    """Stops the S3 server when the second cell starts: its upload must fail."""
+
+    def __init__(self, server) -> None:
+        self.server, self.started = server, 0
+
+    @hookimpl
+    def harness_cell_start(self, cell) -> None:
+        self.started += 1
+        if self.started == 2:
+            self.server.stop()
+
+
+def test_a_store_that_goes_down_mid_run_loses_nothing_and_a_later_run_uploads_it(tiny_experiment, tmp_path, s3,
+                                                                                 capfd):
+    server, endpoint, port, bucket = s3
+    path = _experiment(tiny_experiment, endpoint, bucket)
+    plugins = build_plugins(extra=(StopServer(server),))
+    lines: list[str] = []
+    _, the_plan, root = _run(path, plugins, tmp_path / "runs", lines)
+    err = capfd.readouterr().err
+    first, second = the_plan.cells
+    assert err.count("upload failed") == 1, err
+    assert f"artifact store s3://{bucket}/prefix/stored/{second.id}: upload failed" in err
+    assert "the next harness run uploads it" in err
+    for cell in the_plan.cells:
+        assert json.loads((root / cell.id / "status.json").read_text())["status"] == "done"
+        assert (root / cell.id / "checkpoint.safetensors").exists()
+    restarted = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    restarted.start()  # moto keeps its buckets in-process: the first cell's upload is still there
+    try:
+        import s3fs
+
+        fs = s3fs.S3FileSystem(endpoint_url=endpoint)
+        assert fs.exists(f"{bucket}/prefix/stored/{first.id}/status.json")
+        assert not fs.exists(f"{bucket}/prefix/stored/{second.id}/status.json")
+        later: list[str] = []
+        _run(path, plugins, tmp_path / "runs", later)
+        assert any(second.id in line and "uploaded" in line for line in later), later
+        fs.invalidate_cache()
+        assert fs.exists(f"{bucket}/prefix/stored/{second.id}/status.json")
+        assert fs.cat(f"{bucket}/prefix/stored/{second.id}/metrics.json") == (root / second.id / "metrics.json").read_bytes()
+    finally:
+        restarted.stop()
