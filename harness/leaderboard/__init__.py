@@ -3,7 +3,8 @@
 ``build_leaderboard(run, out_dir, rank_by=..., title=...)`` writes ``index.html`` (the
 ranking and the board-wide tables), one page per row ``rows/<row-slug>.html`` (its
 per-class numbers, figures and wrong predictions), ``results.json``, ``results.csv`` and
-``wrong/<row-slug>_<split>.csv``, all through :func:`publish`; every page is
+``wrong/<row-slug>_<split>.csv`` (train, val, test), ``history/<row-slug>.csv`` and
+``per_class/<row-slug>.csv`` (training analyses, :mod:`harness.leaderboard.ranking.training`), all through :func:`publish`; every page is
 self-contained (inline CSS, a small inline script that sorts the tables, embedded PNG
 figures, no external requests). ``terminal_table(leaderboard)`` gives the same ranking
 as text. Every metric that the stored predictions determine comes with a bootstrap
@@ -108,6 +109,7 @@ def leaderboard_files(
     from harness.leaderboard.figures.wrong import gallery, thumbnails, wrong_files
     from harness.leaderboard.pages.export import results_csv, results_dict
     from harness.leaderboard.pages.render import render_pages
+    from harness.leaderboard.ranking.training import training_files
 
     wrong, wrong_tables, files = wrong_files(leaderboard, run, store)
     leaderboard = dataclasses.replace(leaderboard, wrong_files=wrong, out_dir=out_dir)
@@ -133,6 +135,7 @@ def leaderboard_files(
     files["results.csv"] = results_csv(leaderboard)
     files["results.json"] = results_dict(leaderboard)
     files.update(_threshold_reports(leaderboard, run))
+    files.update(training_files(leaderboard, run))  # history/ and per_class/ CSVs
     return leaderboard, {**files, **pages}
 
 

@@ -1,7 +1,8 @@
 """Wrong predictions per row: CSV files beside the page and a thumbnail gallery on it.
 
 ``wrong/<row-slug>_<split>.csv`` lists every wrong prediction of the row's seeds on the
-split, most confident first: ``sample_id, true_class, predicted_class, confidence,
+split (``train`` is the fixed training subset the cells scored, at the selected epoch),
+most confident first: ``sample_id, true_class, predicted_class, confidence,
 seed`` (confidence is the probability of the predicted class). The gallery shows the
 first of them with the thumbnails the cells stored in ``thumbs_test.npz`` (a sample's
 image is the same for every seed, so any seed's thumbnail serves); those without a
@@ -81,7 +82,7 @@ def wrong_files(
     texts: dict[str, str] = {}
     for row, detail in leaderboard.details.items():
         cells = [run.cells[c] for c in detail.cells]
-        for split in ("test", "val"):
+        for split in ("test", "val", "train"):  # train: the scored training subset (harness.train.train_eval)
             table = wrong_table(store, cells, split)
             if table is None:
                 continue

@@ -112,6 +112,12 @@ def _anomaly(r: RowInputs) -> dict[str, Any] | None:
             "figures": [FigureRef(f"{summary['score']} of normal and defect images (first seed)", uri, "anomaly")]}
 
 
+def _training(r: RowInputs) -> dict[str, Any] | None:
+    from harness.leaderboard.pages.training_section import training_context
+
+    return training_context(r.run, r.leaderboard, r.detail, r.entry["row"])
+
+
 def _wrong(r: RowInputs) -> dict[str, Any] | None:
     files = r.leaderboard.wrong_files.get(r.entry["row"], {})
     if not files:
@@ -129,6 +135,7 @@ SECTIONS: tuple[RowSection, ...] = (
     RowSection("per-class", "Per class (test, mean over seeds)", "_per_class.html.j2", _per_class),
     RowSection("confusion", "Confusion and calibration", "_figures.html.j2", lambda r: r.figures_of("confusion", "reliability")),
     RowSection("curves", "Training curves", "_figures.html.j2", lambda r: r.figures_of("curves")),
+    RowSection("training", "Training analyses", "_training.html.j2", _training),
     RowSection("anomaly", "Defect decisions", "_anomaly.html.j2", _anomaly),
     RowSection("maps", "Maps", "_figures.html.j2", lambda r: r.figures_of("maps")),
     RowSection("wrong", "Wrong test predictions", "_wrong.html.j2", _wrong),
