@@ -138,3 +138,15 @@ def test_tracker_blocks_are_checked_with_file_and_line(tiny_experiment, plugins)
     assert f"bad.toml:{retries}: tracker[1].retries:" in text
     assert f"bad.toml:{uri}: store.uri: must be an fsspec URL" in text
     assert "store.checkpoints:" in text
+
+
+def test_trackers_and_the_store_stay_out_of_the_cell_key(tiny_experiment, plugins):
+    from harness.matrix import make_cell
+
+    def keys(extra: str, name: str) -> set[str]:
+        experiment = load_experiment(tiny_experiment(MODELS + extra, name=name), plugins)
+        return {make_cell(spec, "same-data", {"p": "1"}).key for spec in experiment.cells}
+
+    assert keys("", "plain") == keys('\n[[tracker]]\nplugin = "tensorboard"\n\n[store]\nuri = "file:///tmp/x"\n',
+                                     "plain2")
+    assert "harness_trackers" not in plugins.result_versions()
