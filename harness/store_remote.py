@@ -155,12 +155,22 @@ class Mirror:
         folder = self.root / cell.id
         if not (folder / STATUS).exists() or json.loads((folder / STATUS).read_text()).get("status") != "done":
             return
+        if self.failed:  # the store failed once in this run: no more waiting on its timeouts
+            self.failed.append(cell.id)
+            return
         try:
             self.store.push(folder)
         except Exception as exc:  # noqa: BLE001 - never fails a cell: it is done locally
             self.failed.append(cell.id)
             self.store.warn(f"artifact store {self.store.where(cell.id)}: upload failed ({type(exc).__name__}: "
-                            f"{exc}); the cell stays done in {folder}, and the next harness run uploads it")
+                            f"{exc}); the cell stays done in {folder}, and the next harness run uploads it; "
+                            "no further uploads are tried in this run")
+
+    def close(self) -> None:
+        """Name the cells that were not uploaded, beyond the one the warning named."""
+        if len(self.failed) > 1:
+            self.store.warn(f"artifact store {self.store.where()}: {len(self.failed)} finished cell(s) not uploaded "
+                            f"({', '.join(self.failed)}); the next harness run uploads them")
 
 
 def attach_store(experiment: Experiment, plugins: Plugins, root: Path, cells: Iterable[Cell],
@@ -184,5 +194,8 @@ def attach_store(experiment: Experiment, plugins: Plugins, root: Path, cells: It
 
 
 def detach_store(plugins: Plugins, mirror: Mirror | None) -> None:
-    if mirror is not None and plugins.pm.has_plugin(MIRROR):
-        plugins.pm.unregister(name=MIRROR)
+    """Unregister the mirror (the plugin manager may serve other runs) after its last word."""
+    if mirror is not None:
+        mirror.close()
+        if plugins.pm.has_plugin(MIRROR):
+            plugins.pm.unregister(name=MIRROR)
