@@ -146,6 +146,8 @@ def class_split_bars(classes: Sequence[str], values: dict[str, dict[str, Sequenc
         ax.set_xticks(range(k), [short(str(c), 18) for c in classes], fontsize=SMALL)
         top = 1.0 if metric != "loss" else max([float(np.nanmax(v)) for v in values[metric].values() if np.isfinite(v).any()])
         ax.set_ylim(0.0, 1.25 * top)  # room for the legend above the bars
+        if metric != "loss":
+            ax.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
         _style(ax, f"{metric} per class at the selected epoch", None)
         ax.legend(fontsize=SMALL, frameon=False, ncol=2, loc="upper center")
     fig.tight_layout()
