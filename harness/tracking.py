@@ -164,17 +164,25 @@ def _stderr(message: str) -> None:
     print(f"harness: warning: {message}", file=sys.stderr, flush=True)
 
 
-def build_trackers(experiment: Experiment, plugins: Plugins) -> list[tuple[str, Tracker]]:
-    """One tracker per ``[[tracker]]`` block, built from the ``trackers`` registry."""
-    from harness.errors import HarnessError
+def build_trackers(experiment: Experiment, plugins: Plugins,
+                   warn: Callable[[str], None] = _stderr) -> list[tuple[str, Tracker]]:
+    """One tracker per ``[[tracker]]`` block, built from the ``trackers`` registry.
 
+    A factory that raises or returns something else is warned about and left out: a
+    tracker never stops a run.
+    """
     out = []
     for block in getattr(experiment, "trackers", ()) or ():
         name = block["plugin"]
         options = {k: v for k, v in block.items() if k != "plugin"}
-        tracker = plugins.registry("trackers").get(name)(**options)
+        try:
+            tracker = plugins.registry("trackers").get(name)(**options)
+        except Exception as exc:  # noqa: BLE001
+            warn(f"tracker {name!r} could not be built ({type(exc).__name__}: {exc}); running without it")
+            continue
         if not isinstance(tracker, Tracker):
-            raise HarnessError(f"tracker plugin {name!r} returned {type(tracker).__name__}, not harness.Tracker")
+            warn(f"tracker plugin {name!r} returned {type(tracker).__name__}, not a harness.Tracker; running without it")
+            continue
         out.append((name, tracker))
     return out
 
@@ -184,7 +192,7 @@ def attach(experiment: Experiment, plugins: Plugins, root: Path,
     """Build the experiment's trackers, start them and register the hub; None without trackers."""
     if plugins.pm.has_plugin(HUB):
         return plugins.pm.get_plugin(HUB)
-    trackers = build_trackers(experiment, plugins)
+    trackers = build_trackers(experiment, plugins, warn)
     if not trackers:
         return None
     hub = Hub(trackers, Path(root), warn)

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from harness import hookimpl
 from harness.config.validate import load_experiment
 from harness.errors import ConfigError
 from harness.runner import publish, run_experiment
@@ -150,3 +151,59 @@ def test_trackers_and_the_store_stay_out_of_the_cell_key(tiny_experiment, plugin
     assert keys("", "plain") == keys('\n[[tracker]]\nplugin = "tensorboard"\n\n[store]\nuri = "file:///tmp/x"\n',
                                      "plain2")
     assert "harness_trackers" not in plugins.result_versions()
+
+
+class Recording:
+    """A third-party tracker that writes down its calls; ``fail_in`` makes one method raise."""
+
+    def __init__(self, fail_in: str = "") -> None:
+        self.fail_in, self.calls = fail_in, []
+
+    def plugin(self, name: str):
+        from harness import Tracker
+
+        outer = self
+
+        class Recorder(Tracker):
+            def __getattribute__(self, method):
+                if method.startswith(("start_", "log_", "finish_", "fail_", "end_")):
+                    def record(*args):
+                        outer.calls.append((method, *(getattr(a, "id", None) for a in args[:1])))
+                        if method == outer.fail_in:
+                            raise ConnectionError("tracking server down")
+                    return record
+                return super().__getattribute__(method)
+
+        class Plugin:
+            @staticmethod
+            @hookimpl
+            def harness_register_trackers(registry):
+                registry.register(name, Recorder)
+
+        Plugin.__name__ = f"plugin_{name}"
+        return Plugin
+
+
+def test_trackers_get_every_call_and_a_failing_one_is_warned_about_once(tiny_experiment, tmp_path, capfd):
+    from harness.plugins import build_plugins
+
+    good, bad = Recording(), Recording(fail_in="log_epoch")
+    plugins = build_plugins(extra=(good.plugin("good"), bad.plugin("bad")))
+    path = tiny_experiment(MODELS + '\n[[tracker]]\nplugin = "good"\n\n[[tracker]]\nplugin = "bad"\n',
+                           name="recorded", epochs=2)
+    experiment = load_experiment(path, plugins)
+    the_plan, root = run_experiment(experiment, plugins, runs_dir=tmp_path / "runs", show_progress=False,
+                                    echo=lambda line: None)
+    publish(experiment, the_plan, root, plugins, tmp_path / "board")
+    a, b = (c.id for c in the_plan.cells)
+    names = [c[0] for c in good.calls]
+    assert names[0] == "start_experiment" and names.count("end_experiment") == 2  # the run, then its derived rows
+    assert good.calls[1:9] == [("start_cell", a), ("log_epoch", a), ("log_epoch", a), ("finish_cell", a),
+                               ("start_cell", b), ("log_epoch", b), ("log_epoch", b), ("finish_cell", b)]
+    rows = [c[1] for c in good.calls if c[0] == "log_row"]
+    assert len(rows) == 1 and rows[0].startswith("ens-soft-voting-s0-") and (root / rows[0] / "metrics.json").exists()
+    assert bad.calls[:3] == [("start_experiment", None), ("start_cell", a), ("log_epoch", a)]
+    assert ("finish_cell", a) not in bad.calls  # left out for the rest of that run
+    err = capfd.readouterr().err
+    assert err.count("tracker 'bad' failed in log_epoch: ConnectionError: tracking server down") == 1, err
+    assert all(json.loads((root / c.id / "status.json").read_text())["status"] == "done" for c in the_plan.cells)
