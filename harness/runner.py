@@ -180,7 +180,7 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
     from harness.store_remote import attach_store, detach_store
     from harness.tracking import attach, detach
 
-    mirror = attach_store(experiment, plugins, root, everything, echo)  # stored cells land here first: skipped
+    mirror = attach_store(experiment, plugins, root, everything, echo, pull=not fresh)  # stored cells land first
     states = {c.id: read_cell(root / c.id).status for c in everything}
     todo = [c for c in everything if fresh or states[c.id] != "done"]
     folds = f" (+{len(the_plan.folds)} k-fold cells)" if the_plan.folds else ""
