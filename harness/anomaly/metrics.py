@@ -7,7 +7,7 @@ and AUPRO, the area under the per-region-overlap curve up to a false-positive-ra
 (0.3 by default), divided by the limit, with regions as 8-connected components of the
 masks (the MVTec AD protocol, as anomalib computes it).
 
-Everything is numpy/scikit-learn; a classifier's ``p(defect)`` serves as its score.
+Everything is numpy (scipy for the regions); a classifier's ``p(defect)`` serves as its score.
 """
 
 from __future__ import annotations
@@ -24,36 +24,50 @@ def _binary(labels: np.ndarray) -> np.ndarray:
 
 
 def image_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC of ``scores`` for ``labels`` (1 = defect); NaN with a single class."""
-    from sklearn.metrics import roc_auc_score
+    """ROC AUC of ``scores`` for ``labels`` (1 = defect), ties counted half; NaN with a single class.
 
+    The Mann-Whitney form (average ranks), which is the trapezoidal area of the ROC curve
+    that scikit-learn and torchmetrics compute; numpy only, so ``harness validate`` can
+    probe the metric family without loading scikit-learn.
+    """
     y = _binary(labels)
-    if y.min() == y.max():
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    if n_pos == 0 or n_neg == 0:
         return math.nan
-    return float(roc_auc_score(y, np.asarray(scores, dtype=np.float64)))
+    values, inverse, counts = np.unique(np.asarray(scores, dtype=np.float64), return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2.0)[inverse]  # average 1-based rank of each tied group
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _pr_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and threshold at every distinct score, highest threshold first."""
+    y = _binary(labels)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # the last sample of each distinct score
+    tp = np.cumsum(hits)[last]
+    flagged = last + 1
+    return tp / flagged, tp / max(int(y.sum()), 1), ranked[last]
 
 
 def image_aupr(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Average precision (area under the precision-recall curve, step-wise)."""
-    from sklearn.metrics import average_precision_score
-
-    y = _binary(labels)
-    if y.max() == 0:
+    """Average precision: the step-wise area under the precision-recall curve (scikit-learn's)."""
+    if _binary(labels).max() == 0:
         return math.nan
-    return float(average_precision_score(y, np.asarray(scores, dtype=np.float64)))
+    precision, recall, _ = _pr_points(labels, scores)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def f1_max(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     """The best F1 over thresholds ``score >= t`` and the smallest ``t`` reaching it."""
-    from sklearn.metrics import precision_recall_curve
-
-    y = _binary(labels)
-    if y.max() == 0:
+    if _binary(labels).max() == 0:
         return math.nan, math.nan
-    precision, recall, thresholds = precision_recall_curve(y, np.asarray(scores, dtype=np.float64))
+    precision, recall, thresholds = _pr_points(labels, scores)
     with np.errstate(divide="ignore", invalid="ignore"):
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)[:-1]
-    best = int(np.argmax(f1))
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    best = len(f1) - 1 - int(np.argmax(f1[::-1]))  # among equal F1s, the lowest threshold
     return float(f1[best]), float(thresholds[best])
 
 

@@ -1,7 +1,7 @@
 """Options of the ``timm`` and ``convnext-attention`` models, declared with :mod:`harness.options`.
 
-The checks import timm only to look an architecture name up (and to suggest close
-names); they never build a model.
+The checks look an architecture name up in timm once (kept on disk, see
+:mod:`harness_timm.facts`) and import timm only to suggest close names; they never build a model.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ def _arch_rule(family: str = "") -> Any:
     def rule(arch: str) -> str | None:
         if not arch:
             return f"is required: a timm architecture name such as \"{example}\""
-        import timm
+        from harness_timm.facts import arch_facts
 
-        if not timm.is_model(arch):
+        if not arch_facts(arch)["is_model"]:
+            import timm
+
             names = timm.list_models(f"{family}*") if family else timm.list_models()
             close = difflib.get_close_matches(arch, names, n=3, cutoff=0.6)
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""

@@ -2,7 +2,8 @@
 
 Read from timm's ``pretrained_cfg`` of the architecture through
 ``timm.data.resolve_data_config``, which is what ``resolve_model_data_config`` gives for
-a built model, so a cell is planned without building anything. The values hold whether
+a built model, so a cell is planned without building anything (and, once asked, without
+importing timm: :mod:`harness_timm.facts`). The values hold whether
 or not the pretrained weights are loaded: they describe the architecture's recipe.
 """
 
@@ -25,11 +26,10 @@ def timm_preprocessing(arch: str, crop_pct: float | None = None) -> Preprocessin
             (``"resnet50.a1_in1k"``).
         crop_pct: overrides the configured evaluation crop when given.
     """
-    import timm
-    from timm.data import resolve_data_config
+    from harness_timm.facts import arch_facts
 
-    cfg = timm.get_pretrained_cfg(arch) if isinstance(arch, str) and timm.is_model(arch) else None
-    prep = Preprocessing.from_timm(resolve_data_config(pretrained_cfg=cfg.to_dict())) if cfg else Preprocessing()
+    config = arch_facts(arch)["data_config"] if isinstance(arch, str) else None
+    prep = Preprocessing.from_timm(config) if config else Preprocessing()
     return replace(prep, crop_pct=float(crop_pct)) if crop_pct is not None else prep
 
 

@@ -83,3 +83,17 @@ def test_perfect_maps_give_aupro_one_and_no_defects_give_nan():
     metrics = anomaly_metrics(np.zeros(4), np.arange(4.0))
     assert np.isnan(metrics["image_auroc"]) and np.isnan(metrics["f1_max"])
     assert "aupro" not in metrics
+
+
+@pytest.mark.parametrize("seed", [0, 4, 7])
+def test_image_metrics_equal_scikit_learns(seed):
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
+    labels, scores = _scores(seed, n=200)
+    assert image_auroc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert image_aupr(labels, scores) == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-300), 0)[:-1]
+    best, threshold = f1_max(labels, scores)
+    assert best == pytest.approx(f1.max(), abs=1e-12)
+    assert threshold == thresholds[np.flatnonzero(f1 == f1.max())[0]]
