@@ -92,6 +92,14 @@ def test_a_fresh_directory_skips_stored_cells_and_rebuilds_the_leaderboard(tiny_
         assert (root2 / cell.id / "metrics.json").read_text() == (root / cell.id / "metrics.json").read_text()
     publish(experiment, the_plan, root2, plugins, tmp_path / "b" / "board")
     assert _rows(tmp_path / "b" / "board") == _rows(tmp_path / "a" / "board")
+    light = path.with_name("light.toml")  # the same cells (the store is no part of their keys), no checkpoints
+    light.write_text(path.read_text().replace("[store]\n", "[store]\ncheckpoints = false\n"))
+    third: list[str] = []
+    _, _, root3 = _run(light, plugins, tmp_path / "c" / "runs", third)
+    assert not any(": epoch " in line for line in third)
+    for cell in the_plan.cells:
+        assert not (root3 / cell.id / "checkpoint.safetensors").exists()
+        assert (root3 / cell.id / "predictions_test.csv").read_bytes() == (root / cell.id / "predictions_test.csv").read_bytes()
 
 
 class StopServer:
