@@ -14,7 +14,8 @@ import pytest
 from harness import load_run
 
 pytestmark = pytest.mark.slow
-TIMING = ("seconds", "train_seconds", "test.infer_seconds", "test.images_per_second", "test.latency_ms")
+TIMING = ("seconds", "train_seconds", "test.infer_seconds", "test.images_per_second", "test.latency_ms",
+          "test.latency_iqr_ms", "test.latency_unstable")
 
 
 def run(path, runs, *extra, wait=True):
