@@ -81,7 +81,8 @@ def harness_loop(arch: str, dataset: Dataset, epochs: int, batch_size: int, plug
         "model": {"plugin": "timm", "arch": arch},
         "train": {"epochs": epochs, "batch_size": batch_size, "eval_batch_size": 128,
                   "optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.01},
-                  "scheduler": {"name": "none"}, "loss": {"name": "ce"}, "augment": {}},
+                  "scheduler": {"name": "none"}, "loss": {"name": "ce"}, "augment": {},
+                  "train_eval_samples": 0},  # like the bare loop: no scoring of training images
         "seed": 0,
     }
     cell = Cell(id="bench", key="bench", row="bench", seed=0, config=config)

@@ -73,6 +73,7 @@ def _from_results(path: Path, label: str) -> Side:
             fingerprint=r.get("fingerprints", {}).get("test"),
         )
         for r in data.get("rows", [])
+        if r.get("kind") != "chance"  # each leaderboard tests its rows against chance; they are not compared
     }
     side = Side(label, str(data.get("rank_by", "test.f1_macro")), rows)
     run_dir = data.get("run_dir")

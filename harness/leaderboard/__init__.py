@@ -3,7 +3,7 @@
 ``build_leaderboard(run, out_dir, rank_by=..., title=...)`` writes ``index.html`` (the
 ranking and the board-wide tables), one page per row ``rows/<row-slug>.html`` (its
 per-class numbers, figures and wrong predictions), ``results.json``, ``results.csv`` and
-``wrong/<row-slug>_<split>.csv`` (train, val, test), ``history/<row-slug>.csv`` and
+``wrong/<row-slug>_<split>.csv`` (train, val, test), ``training/<row-slug>.csv`` and
 ``per_class/<row-slug>.csv`` (training analyses, :mod:`harness.leaderboard.ranking.training`), all through :func:`publish`; every page is
 self-contained (inline CSS, a small inline script that sorts the tables, embedded PNG
 figures, no external requests). ``terminal_table(leaderboard)`` gives the same ranking
@@ -135,7 +135,7 @@ def leaderboard_files(
     files["results.csv"] = results_csv(leaderboard)
     files["results.json"] = results_dict(leaderboard)
     files.update(_threshold_reports(leaderboard, run))
-    files.update(training_files(leaderboard, run))  # history/ and per_class/ CSVs
+    files.update(training_files(leaderboard, run))  # training/ and per_class/ CSVs
     return leaderboard, {**files, **pages}
 
 

@@ -129,7 +129,7 @@ def test_the_row_page_has_the_section_with_curves_bars_and_links(board):
     section = page[page.index('<section id="training">'):]
     section = section[: section.index("</section>")]
     assert section.count("<figure>") == 3
-    for href in (f"../history/{row_slug(ROW)}.csv", f"../per_class/{row_slug(ROW)}.csv",
+    for href in (f"../training/{row_slug(ROW)}.csv", f"../per_class/{row_slug(ROW)}.csv",
                  f"../wrong/{row_slug(ROW)}_train.csv"):
         assert f'href="{href}"' in section
         assert (out / "rows" / href).resolve().exists()

@@ -4,7 +4,7 @@ A cell trained with ``[train] train_eval_samples`` > 0 records ``train_eval.<met
 fixed subset of its training split, scored like validation) beside ``val.<metric>`` in
 every epoch of ``history.json`` (:mod:`harness.train.train_eval`). From those:
 
-- ``history/<row-slug>.csv``: one line per seed and epoch, every number the history holds,
+- ``training/<row-slug>.csv``: one line per seed and epoch, every number the history holds,
   ``selected`` marking the epoch whose weights were kept, and the generalisation gap;
 - ``per_class/<row-slug>.csv``: one line per class, the test precision, recall and F1
   (mean over seeds, with their bootstrap intervals) and, at the selected epoch (mean over
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 TRAIN, VAL = "train_eval", "val"
 METRICS = ("loss", "accuracy", "f1_macro")
 CLASS_METRICS = ("accuracy", "loss")
-HISTORY_DIR, PER_CLASS_DIR = "history", "per_class"
+HISTORY_DIR, PER_CLASS_DIR = "training", "per_class"  # history/ holds the compare results
 FIRST = ("seed", "cell", "epoch", "selected")
 
 
@@ -129,7 +129,7 @@ def summary(cells: Sequence[CellRecord]) -> list[dict[str, Any]]:
 
 
 def training_files(leaderboard: Leaderboard, run: Run) -> dict[str, str]:
-    """``history/<row-slug>.csv`` and ``per_class/<row-slug>.csv`` of every row trained with train-subset metrics."""
+    """``training/<row-slug>.csv`` and ``per_class/<row-slug>.csv`` of every row trained with train-subset metrics."""
     from harness.leaderboard.figures.wrong import row_slug
 
     out = {}
