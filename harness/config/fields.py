@@ -102,6 +102,18 @@ def _metric_name(prefixes: tuple[str, ...]) -> Callable[[Any], bool]:
     return lambda v: v.startswith(prefixes) and len(v.split(".", 1)[1]) > 0
 
 
+def _threshold_ok(value: Any) -> bool:
+    """An operating-point rule of one-class rows (:func:`harness.anomaly.operating.parse_rule`)."""
+    from harness.anomaly.operating import parse_rule
+    from harness.errors import HarnessError
+
+    try:
+        parse_rule(value)
+    except HarnessError:
+        return False
+    return True
+
+
 EXPERIMENT = {
     "name": Field("str", required=True, rule=lambda v: bool(_NAME.match(v)),
                   rule_message="must be letters, digits, '_', '-' or '.' (it names folders)"),
@@ -150,6 +162,10 @@ TRAIN = {
     "freeze_backbone_epochs": Field("int", 0, lambda v: v >= 0, "must be >= 0"),
     "resume_every": Field("float", 30.0, lambda v: v >= 0, "must be >= 0 seconds"),
     "train_eval_samples": Field("int", 1024, lambda v: v >= 0, "must be >= 0 (0 turns train-split metrics off)"),
+    "train_on": Field("str", "all", lambda v: v in ("all", "normal"),
+                      'must be "all" or "normal" (one-class models always train on normal images)'),
+    "threshold": Field("any", "f1", lambda v: _threshold_ok(v),
+                       'must be "f1", { fpr = x } or { recall = x } with 0 < x <= 1'),
 }
 
 EARLY_STOPPING = {
