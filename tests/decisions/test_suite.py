@@ -76,7 +76,9 @@ def test_compare_keeps_its_result_in_the_history(tmp_path: Path, capsys) -> None
     assert main(["compare", str(boards / "e1"), str(boards / "e1"), "--resamples", "50"]) == 0
     (kept,) = sorted((boards / "e1" / "history").glob("*.json"))
     entry = json.loads(kept.read_text())
-    n_rows = len(json.loads((boards / "e1" / "results.json").read_text())["rows"])  # the models and the chance rows
+    rows = json.loads((boards / "e1" / "results.json").read_text())["rows"]
+    n_rows = len([r for r in rows if r["kind"] != "chance"])  # chance rows are each leaderboard's own, not compared
+    assert len(rows) == n_rows + 2
     assert entry["b"] == str(boards / "e1") and len(entry["comparison"]["rows"]) == n_rows >= 3
     assert main(["suite", str(boards), "--resamples", "20"]) == 0
     data = json.loads((boards / "suite.json").read_text())
