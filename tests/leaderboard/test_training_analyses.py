@@ -67,7 +67,7 @@ def _cells(run):
 
 def test_history_csv_holds_every_epoch_of_every_seed_with_the_gap(board):
     run, _, out = board
-    frame = pd.read_csv(out / "history" / f"{row_slug(ROW)}.csv", dtype={"seed": str})
+    frame = pd.read_csv(out / "training" / f"{row_slug(ROW)}.csv", dtype={"seed": str})
     assert list(frame.columns[:7]) == ["seed", "cell", "epoch", "selected", "gap.loss", "gap.accuracy", "gap.f1_macro"]
     assert len(frame) == 6 and list(frame["seed"]) == ["0", "0", "0", "1", "1", "1"]
     for cell in _cells(run):
@@ -153,7 +153,7 @@ def test_rows_without_train_subset_metrics_have_no_section_and_no_files(tmp_path
     build_leaderboard(load_run(tmp_path / "runs" / "plain"), out, rank_by="test.f1_macro", title="Plain", n_resamples=50)
     page = (out / "rows" / f"{row_slug('plain')}.html").read_text()
     assert '<section id="per-class">' in page and '<section id="training">' not in page
-    assert not (out / "history").exists() and not (out / "per_class").exists()
+    assert not (out / "training").exists() and not (out / "per_class").exists()
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
