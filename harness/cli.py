@@ -117,12 +117,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings, started = _execution(args, experiment), time.time()
     the_plan, root = run_experiment(experiment, plugins, runs_dir=args.runs_dir, fresh=args.fresh,
                                     show_progress=show, echo=lambda s: print(s, flush=True), execution=settings,
-                                    started=started)
+                                    started=started, board_dir=args.leaderboards_dir / experiment.name)
     board, other = publish_once(root, [c.id for c in the_plan.cells + the_plan.folds], started,
                                 lambda: publish(experiment, the_plan, root, plugins,
                                                 args.leaderboards_dir / experiment.name,
                                                 echo=lambda s: print(s, flush=True)))
     if board is None:  # another worker of this run finished last and published these same results
+        from harness.leaderboard.stamp import recorded_table
+
+        table = recorded_table(args.leaderboards_dir / experiment.name)
+        if table:
+            print(f"\n{table}")
         print(f"\nleaderboard (published by {other}): {args.leaderboards_dir / experiment.name / 'index.html'}")
         return _failed_cells(the_plan, root)
     print()

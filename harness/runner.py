@@ -7,6 +7,7 @@ import functools
 import json
 import platform
 import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -140,10 +141,28 @@ def _git_commit() -> str:
         return ""
 
 
+def _torch_version() -> str:
+    """torch's version with its build tag (``2.4.1+cu121``), read without importing torch.
+
+    A process-pool or Ray driver never needs torch itself, and importing it costs a second.
+    """
+    import importlib.metadata
+    import importlib.util
+
+    if "torch" in sys.modules:
+        return str(sys.modules["torch"].__version__)
+    try:
+        found = importlib.util.find_spec("torch")
+        spec = importlib.util.spec_from_file_location("_torch_version", Path(found.origin).parent / "version.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return str(module.__version__)
+    except (AttributeError, ImportError, OSError, TypeError):  # an unusual install: the distribution's version
+        return importlib.metadata.version("torch")
+
+
 def _run_metadata(experiment: Experiment, started: str) -> dict[str, Any]:
     import importlib.metadata
-
-    import torch
 
     packages = {}
     for name in ("torch", "timm", "numpy", "scikit-learn", "optuna", "pandas"):
@@ -155,7 +174,7 @@ def _run_metadata(experiment: Experiment, started: str) -> dict[str, Any]:
         "experiment": experiment.name,
         "file": str(experiment.path),
         "harness_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": _torch_version(),
         "packages": packages,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -166,13 +185,17 @@ def _run_metadata(experiment: Experiment, started: str) -> dict[str, Any]:
 
 def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, fresh: bool = False,
                    show_progress: bool = True, echo: Callable[[str], None] = print,
-                   execution: Execution | None = None, started: float | None = None) -> tuple[Plan, Path]:
+                   execution: Execution | None = None, started: float | None = None,
+                   board_dir: Path | None = None) -> tuple[Plan, Path]:
     """Run every cell that is not done yet; returns the plan and the experiment's run folder.
 
     Args:
         execution: backend and workers (default: the experiment's ``[execution]``, else this process).
         started: when this ``harness run`` began (default: now); cells other workers settle
             after it are not run again.
+        board_dir: where the leaderboard goes. Given, the process pool's last worker
+            publishes it (with ``run.json``) while its imports are warm; the caller's own
+            :func:`publish` through :func:`harness.execution.publish_once` then finds it current.
     """
     root = Path(runs_dir) / experiment.name
     the_plan = plan(experiment, plugins)
@@ -194,18 +217,33 @@ def run_experiment(experiment: Experiment, plugins: Plugins, *, runs_dir: Path, 
     hub = attach(experiment, plugins, root)
     try:
         execute(experiment, plugins, the_plan, root, fresh=fresh, show_progress=show_progress, echo=echo,
-                settings=execution, started=started)
+                settings=execution, started=started, board=(board_dir, meta) if board_dir and meta else None)
     finally:
         detach(plugins, hub)
         detach_store(plugins, mirror)
-    if not settled:
-        meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        meta["device"] = experiment.train.get("device", "cpu")
-        try:
-            atomic_write_json(root / "run.json", meta)
-        except StoreWriteError as exc:  # descriptive only: the cells hold the results, publish anyway
-            echo(f"run.json not written: {exc}")
+    if not settled and not _finished_by_worker(root, meta):
+        write_run_record(experiment, root, meta, echo)
     return the_plan, root
+
+
+def write_run_record(experiment: Experiment, root: Path, meta: dict[str, Any], echo: Callable[[str], None]) -> None:
+    """``run.json``: the run's metadata with its finishing time."""
+    meta = {**meta, "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "device": experiment.train.get("device", "cpu")}
+    try:
+        atomic_write_json(Path(root) / "run.json", meta)
+    except StoreWriteError as exc:  # descriptive only: the cells hold the results, publish anyway
+        echo(f"run.json not written: {exc}")
+
+
+def _finished_by_worker(root: Path, meta: dict[str, Any]) -> bool:
+    """A pool worker already wrote this run's ``run.json`` (rewriting it would redraw its leaderboard)."""
+    try:
+        written = json.loads((Path(root) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(written, dict) and "finished" in written and \
+        {k: written.get(k) for k in meta} == meta
 
 
 def _run_one(cell: Cell, data: Dataset | HarnessError, plugins: Plugins, cell_dir: Path, select_by: str,

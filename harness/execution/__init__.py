@@ -34,11 +34,16 @@ def settings_of(experiment: Experiment) -> Execution:
 
 def execute(experiment: Experiment, plugins: Plugins, the_plan: Plan, root: Path, *, fresh: bool,
             show_progress: bool, echo: Callable[[str], None], settings: Execution | None = None,
-            started: float | None = None) -> dict[str, str]:
-    """Run the plan's cells that are not settled; returns cell id -> outcome for cells run here."""
+            started: float | None = None, board: tuple[Path, dict[str, Any]] | None = None) -> dict[str, str]:
+    """Run the plan's cells that are not settled; returns cell id -> outcome for cells run here.
+
+    Args:
+        board: the leaderboard folder and the run's metadata, for backends whose workers
+            publish the leaderboard themselves (the process pool).
+    """
     settings = settings or settings_of(experiment)
     r = Round(experiment, plugins, the_plan, Path(root), fresh, time.time() if started is None else started,
-              settings, show_progress, echo)
+              settings, show_progress, echo, board=board)
     if settings.backend == "process":
         from harness.execution.pool import run_pool
 
@@ -65,19 +70,23 @@ def _signature(root: Path, cell_ids: list[str]) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def publish_once(root: Path, cell_ids: list[str], started: float, build: Callable[[], Any]) -> tuple[Any, str]:
+def publish_once(root: Path, cell_ids: list[str], started: float, build: Callable[[], Any],
+                 worker: str | None = None) -> tuple[Any, str]:
     """Publish the leaderboard unless another worker of this round already published these results.
 
     Every worker finishes when the last cell settles, so several may get here together; the
     run lock lets one build the leaderboard and the others see it is current.
 
+    Args:
+        worker: this worker's name (default: ``host:pid``).
+
     Returns:
         ``(board, "")`` when this worker published, else ``(None, name of the worker that did)``.
     """
     root = Path(root)
-    claims = Claims(root, worker_name())
+    claims = Claims(root, worker or worker_name())
     marker = root / CLAIMS / "published.json"
-    with claims.run_lock():
+    with claims.run_lock(timeout=-1):  # another worker drawing a large leaderboard: wait for it
         signature = _signature(root, cell_ids)
         try:
             previous = json.loads(marker.read_text(encoding="utf-8"))

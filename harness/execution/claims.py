@@ -92,11 +92,11 @@ class Claims:
         self.lease_seconds = float(lease_seconds)
         self._beating: dict[str, threading.Event] = {}
 
-    def _lock(self, name: str):
+    def _lock(self, name: str, timeout: float = LOCK_TIMEOUT):
         from filelock import FileLock
 
         self.dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.dir / f"{name}.lock"), timeout=LOCK_TIMEOUT)
+        return FileLock(str(self.dir / f"{name}.lock"), timeout=timeout)
 
     def _path(self, cell_id: str) -> Path:
         return self.dir / f"{cell_id}.json"
@@ -190,6 +190,7 @@ class Claims:
                     out[path.stem] = lease
         return out
 
-    def run_lock(self):
-        """A lock for decisions about the whole run (who publishes the leaderboard)."""
-        return self._lock(".run")
+    def run_lock(self, timeout: float = LOCK_TIMEOUT):
+        """A lock for decisions about the whole run (who publishes the leaderboard); ``timeout``
+        -1 waits as long as its holder lives (the lock dies with its process)."""
+        return self._lock(".run", timeout)

@@ -24,8 +24,9 @@ def _gpu_groups(r: Round, n: int) -> list[str | None]:
 
 
 def _spec(r: Round) -> dict[str, Any]:
+    board = None if r.board is None else [str(Path(r.board[0]).resolve()), r.board[1]]
     return {"path": str(Path(r.experiment.path).resolve()), "root": str(r.root.resolve()), "fresh": r.fresh,
-            "started": r.started, "settings": dataclasses.asdict(r.settings)}
+            "started": r.started, "settings": dataclasses.asdict(r.settings), "board": board}
 
 
 def run_pool(r: Round) -> dict[str, str]:
@@ -88,15 +89,40 @@ def child(spec: dict[str, Any], tag: str, gpus: str | None) -> None:
     from harness.execution.claims import worker_name
     from harness.execution.worker import work
 
-    r = load_round(spec, settings)
+    r, attached = load_round(spec, settings)
     try:
-        work(r, worker_name(tag))
+        work(r, worker_name(tag), elsewhere=False)  # the parent shows every worker's lines already
+        if r.board is not None:
+            publish_round(r, worker_name(tag))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    finally:
+        attached()
 
 
-def load_round(spec: dict[str, Any], settings: Any) -> Round:
-    """Rebuild the plan in a worker process, from the experiment file and the installed plugins."""
+def publish_round(r: Round, worker: str) -> None:
+    """Write ``run.json`` and the leaderboard, unless another worker of the round already did.
+
+    Every worker gets here once all cells are settled; the first to take the run lock
+    publishes, warm from its cells (the pool's parent would pay every import afresh).
+    """
+    from harness.execution import publish_once
+    from harness.runner import publish, write_run_record
+
+    board, meta = r.board
+
+    def build() -> Any:
+        write_run_record(r.experiment, r.root, meta, r.echo)
+        return publish(r.experiment, r.plan, r.root, r.plugins, Path(board), echo=r.echo)
+
+    publish_once(r.root, [c.id for c in r.cells], r.started, build, worker)
+
+
+def load_round(spec: dict[str, Any], settings: Any) -> tuple[Round, Any]:
+    """Rebuild the plan in a worker process, from the experiment file and the installed plugins.
+
+    Returns the round and a function that ends this worker's trackers and store mirror.
+    """
     from harness.config import load_experiment
     from harness.plugins import build_plugins
     from harness.runner import plan
@@ -108,12 +134,17 @@ def load_round(spec: dict[str, Any], settings: Any) -> Round:
     def echo(text: str) -> None:
         print(text, flush=True)
 
-    from harness.store_remote import attach_store
-    from harness.tracking import attach
+    from harness.store_remote import attach_store, detach_store
+    from harness.tracking import attach, detach
 
-    attach(experiment, plugins, Path(spec["root"]))  # this worker's cells reach the trackers and the store too
-    attach_store(experiment, plugins, Path(spec["root"]), [], echo, pull=False)
+    hub = attach(experiment, plugins, Path(spec["root"]))  # this worker's cells reach the trackers and the store too
+    mirror = attach_store(experiment, plugins, Path(spec["root"]), [], echo, pull=False)
 
+    def detached() -> None:
+        detach(plugins, hub)
+        detach_store(plugins, mirror)
+
+    board = None if spec.get("board") is None else (Path(spec["board"][0]), spec["board"][1])
     return Round(experiment, plugins, the_plan, Path(spec["root"]), spec["fresh"], spec["started"], settings,
-                 False, echo)
+                 False, echo, board=board), detached
 

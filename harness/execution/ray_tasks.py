@@ -150,7 +150,7 @@ def cell_task(spec: dict[str, Any], cell_id: str) -> tuple[str, str, float]:
     torch.set_num_threads(max(1, int(settings.num_cpus or settings.threads_per_worker or 1)))
     key = (spec["path"], spec["root"], os.stat(spec["path"]).st_mtime)
     if key not in _CACHE:
-        _CACHE[key] = load_round(spec, settings)
+        _CACHE[key] = load_round(spec, settings)[0]  # kept for the next cell: its trackers stay attached
     r = _CACHE[key]
     r.started, r.fresh, r.settings = spec["started"], spec["fresh"], settings
     cell = next(c for c in r.cells if c.id == cell_id)

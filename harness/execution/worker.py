@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.execution.claims import Claims, Lease
 from harness.execution.settings import Execution
@@ -30,6 +30,7 @@ class Round:
     Attributes:
         started: when the invocation began; a cell finished or failed after this is settled
             for it, one finished before is redone only with ``fresh``.
+        board: the leaderboard folder and run metadata, when this round's workers publish.
     """
 
     experiment: Experiment
@@ -41,6 +42,7 @@ class Round:
     settings: Execution
     show_progress: bool
     echo: Callable[[str], None]
+    board: tuple[Path, dict[str, Any]] | None = None
     cells: list[Cell] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -57,11 +59,17 @@ class Round:
         return not self.fresh and read_cell(self.root / cell.id).status == "done"
 
 
-def work(r: Round, worker: str) -> dict[str, str]:
+def work(r: Round, worker: str, *, elsewhere: bool = True) -> dict[str, str]:
     """Run cells until every one is settled; returns cell id -> outcome (``"done"`` / ``"failed"``)
-    for the cells this worker ran."""
+    for the cells this worker ran.
+
+    Args:
+        elsewhere: say which worker settled the cells another one ran (off in a pool, whose
+            parent prints every worker's own lines).
+    """
     claims = Claims(r.root, worker, r.settings.lease_seconds)
     progress = Progress(r, claims, worker)
+    progress.say_elsewhere = elsewhere
     ran: dict[str, str] = {}
     joined: set[str] = set()
     announced: set[str] = set()
@@ -84,6 +92,7 @@ def work(r: Round, worker: str) -> dict[str, str]:
                 continue
             announced.add(cell.id)
             ran[cell.id] = run_claimed(r, claims, cell, mine, progress)
+        waiting = [c for c in waiting if not r.settled(c, claims.read(c.id))]  # settled during this pass
         if not waiting:
             return ran
         helpable = [c for c in waiting if "tune" in c.config and c.id not in joined]
@@ -141,6 +150,7 @@ class Progress:
         self.r, self.claims, self.worker = r, claims, worker
         self.on = r.settings.announce
         self.say_finish = True
+        self.say_elsewhere = True
 
     def _say(self, cell: Cell, text: str) -> None:
         if self.on:
@@ -160,7 +170,8 @@ class Progress:
             self._say(cell, f"running on {lease.worker} since {since}; {self.worker} waits")
 
     def settled_elsewhere(self, cell: Cell, lease: Lease) -> None:
-        self._say(cell, f"{lease.state} on {lease.worker}")
+        if self.say_elsewhere:
+            self._say(cell, f"{lease.state} on {lease.worker}")
 
     def finish(self, cell: Cell, outcome: str, seconds: float) -> None:
         if self.say_finish:

@@ -81,3 +81,13 @@ def unchanged(out_dir: Path, stamp: str) -> Unchanged | None:
 def write_stamp(out_dir: Path, stamp: str, terminal: str) -> None:
     """Record a finished build (call after every page file was written)."""
     atomic_write_json(Path(out_dir) / STAMP_FILE, {"stamp": stamp, "terminal": terminal})
+
+
+def recorded_table(out_dir: Path) -> str | None:
+    """The terminal table of the build that last wrote ``out_dir`` (None without one)."""
+    try:
+        record = json.loads((Path(out_dir) / STAMP_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    text = record.get("terminal") if isinstance(record, dict) else None
+    return text if isinstance(text, str) else None

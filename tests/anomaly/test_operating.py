@@ -80,3 +80,13 @@ def test_operating_point_counts_and_rates():
 def test_bad_rules_are_refused(rule):
     with pytest.raises(HarnessError, match="threshold must be"):
         parse_rule(rule)
+
+
+@pytest.mark.parametrize(("successes", "trials"), [(0, 1), (0, 5), (5, 5), (3, 10), (17, 40), (1, 1000), (999, 1000)])
+def test_wilson_interval_equals_scipy(successes, trials):
+    from scipy.stats import binomtest
+
+    from harness.leaderboard.ranking.anomaly import wilson
+
+    ci = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson(successes, trials) == pytest.approx((ci.low, ci.high), abs=1e-12)

@@ -85,8 +85,15 @@ def test_process_pool_matches_local_and_shows_progress(eight_cells, reference, t
     assert len(finished) == 8 and finished[-1].rstrip().endswith("8/8 cells")
     assert any("ETA " in x for x in finished)
     assert set(training_starts(done.stdout).values()) == {1} and len(training_starts(done.stdout)) == 8
+    # a warm worker published (the parent imports no torch); the parent prints that build's table
+    publisher = re.search(r"\nleaderboard \(published by (\S+)\): ", done.stdout)
+    assert publisher and re.fullmatch(r".+:\d+/w[12]", publisher.group(1)), done.stdout
+    assert re.search(r"^1 +toy-cnn width=\d", done.stdout, re.M)
+    root, board = tmp_path / "runs" / "eight", tmp_path / "lb" / "eight"
+    assert json.loads((root / "run.json").read_text())["finished"]
+    assert (board / "stamp.json").stat().st_mtime_ns >= (root / "run.json").stat().st_mtime_ns  # drawn after it
     ref_runs, ref_board, _ = reference
-    assert_same_results(ref_runs, ref_board, tmp_path / "runs" / "eight", tmp_path / "lb" / "eight")
+    assert_same_results(ref_runs, ref_board, root, board)
 
 
 def test_failed_cell_is_retried_then_recorded(eight_cells, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -35,10 +36,11 @@ def wilson(successes: int, trials: int) -> tuple[float, float]:
     """Wilson score 95% interval of a proportion (NaN without trials)."""
     if trials == 0:
         return math.nan, math.nan
-    from scipy.stats import binomtest
-
-    ci = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
-    return float(ci.low), float(ci.high)
+    z = NormalDist().inv_cdf(0.975)
+    p, z2 = successes / trials, z * z / trials
+    centre = (p + z2 / 2) / (1 + z2)
+    half = z / (1 + z2) * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _cell_points(run: Run, cell_id: str, defect: int) -> dict[str, Any] | None:
