@@ -9,6 +9,7 @@ every backend.
 from __future__ import annotations
 
 import os
+import socket
 import time
 import traceback
 from typing import Any
@@ -36,13 +37,45 @@ def _init(ray: Any, r: Round) -> bool:
     s = r.settings
     address = s.address or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=True, configure_logging=False)
+        ray.init(address=_reachable(address), include_dashboard=False, log_to_driver=True, configure_logging=False)
     else:
         _loopback_only()
         cpus = s.num_cpus or float(s.threads_per_worker or 1)
         ray.init(num_cpus=max(1, int(round(s.workers * cpus))), num_gpus=_local_gpus(r), include_dashboard=False,
                  _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False)
     return True
+
+
+def _reachable(address: str) -> str:
+    """The ``host:port`` of a running cluster to connect to, or a clear error at once.
+
+    Ray itself waits for an unreachable cluster for many minutes, and swaps a loopback
+    host for the machine's outward address, so a cluster started on 127.0.0.1 (``ray start
+    --head --node-ip-address 127.0.0.1``) is reached only with its switch off here as well.
+    ``ray://`` (Ray Client) addresses are passed on unchanged.
+    """
+    if address.startswith("ray://"):
+        return address
+    if address == "auto":
+        from ray._private.services import get_ray_address_from_environment
+
+        try:
+            address = get_ray_address_from_environment("auto", None)
+        except ConnectionError:
+            raise HarnessError('[execution] address = "auto" found no Ray running on this machine: start one with '
+                               "`ray start --head`, or give the cluster's host:port") from None
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise HarnessError(f"[execution] address {address!r} is not host:port (or \"auto\", or ray://host:port)")
+    host = host.strip("[]")
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        _loopback_only()
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise HarnessError(f"no Ray cluster answers at {address} ({exc.strerror or exc}): start its head with "
+                           f"`ray start --head --port {port}`, or correct [execution] address") from None
+    return address
 
 
 def _loopback_only() -> None:

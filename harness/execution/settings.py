@@ -22,7 +22,7 @@ class Execution:
         threads_per_worker: torch threads in each worker; None keeps torch's default.
         gpus_per_cell: GPUs given to each process-pool worker on CUDA.
         num_cpus, num_gpus: Ray resources of one cell task.
-        address: Ray cluster address (``"auto"`` or ``ray://host:10001``); None starts a
+        address: Ray cluster address (``"host:6379"``, ``"auto"`` or ``ray://host:10001``); None starts a
             local Ray on 127.0.0.1.
         retries: extra attempts of a failed cell before it is recorded as failed.
         lease_seconds: a claim not refreshed for this long is taken over by another worker.

@@ -88,3 +88,62 @@ def test_ray_backend_gives_the_local_leaderboard(eight_cells, reference, tmp_pat
     assert done.stdout.count("/ray in ") == 8  # one finish line per cell, naming the Ray worker
     ref_runs, ref_board, _ = reference
     assert_same_results(ref_runs, ref_board, tmp_path / "runs" / "eight", tmp_path / "lb" / "eight")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_cluster(tmp_path):
+    """A Ray head started with ``ray start`` on 127.0.0.1, as a user starts a cluster's head node."""
+    import shutil
+    import subprocess
+    import sys
+
+    port = _free_port()
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    cli = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
+    temp = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short
+    started = subprocess.run([*cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                              "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
+                              "--temp-dir", str(temp)], env=env, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*cli, "stop", "--force"], env=env, capture_output=True, timeout=180)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_running_cluster_is_used_by_address(ray_cluster, eight_cells, reference, tmp_path):
+    path = eight_cells(extra=f"""
+        [execution]
+        backend = "ray"
+        address = "{ray_cluster}"
+        """)
+    done = run(path, tmp_path / "runs", tmp_path / "lb", cwd=tmp_path, RAY_DEDUP_LOGS="0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ray: 8 cell task(s), 1 CPU / 0 GPU each" in done.stdout
+    assert done.stdout.count("/ray in ") == 8
+    assert set(training_starts(done.stdout).values()) == {1} and len(training_starts(done.stdout)) == 8
+    ref_runs, ref_board, _ = reference
+    assert_same_results(ref_runs, ref_board, tmp_path / "runs" / "eight", tmp_path / "lb" / "eight")
+
+
+def test_address_nobody_answers_at_fails_at_once(eight_cells, tmp_path):
+    port = _free_port()
+    path = eight_cells(extra=f"""
+        [execution]
+        backend = "ray"
+        address = "127.0.0.1:{port}"
+        """)
+    done = run(path, tmp_path / "runs", tmp_path / "lb", cwd=tmp_path, timeout=120)  # Ray alone retries for minutes
+    assert done.returncode != 0
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in done.stderr, done.stdout + done.stderr
+    assert f"ray start --head --port {port}" in done.stderr
+    assert not list((tmp_path / "runs" / "eight").glob("*/status.json"))  # nothing ran, nothing recorded
