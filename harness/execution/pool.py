@@ -19,8 +19,17 @@ def _gpu_groups(r: Round, n: int) -> list[str | None]:
     if not visible or per < 1:
         return [None] * n
     ids = os.environ.get("CUDA_VISIBLE_DEVICES")
-    names = [x for x in ids.split(",") if x] if ids else [str(i) for i in range(visible)]
-    return [",".join(names[(i * per) % len(names):(i * per) % len(names) + per]) for i in range(n)]
+    return device_groups([x for x in ids.split(",") if x] if ids else [str(i) for i in range(visible)], per, n)
+
+
+def device_groups(devices: list[str], per: int, n: int) -> list[str]:
+    """Split ``devices`` into ``n`` groups of ``per`` for the workers, in order.
+
+    More workers than whole groups wrap around and share devices (``per`` more than there
+    are devices gives each worker all of them).
+    """
+    per = min(per, len(devices))
+    return [",".join(devices[(i * per + k) % len(devices)] for k in range(per)) for i in range(n)]
 
 
 def _spec(r: Round) -> dict[str, Any]:

@@ -67,3 +67,17 @@ def test_execution_table_reaches_the_experiment(write_toml, plugins):
     experiment = load_experiment(path, plugins)
     assert experiment.execution == {"backend": "process", "workers": 2}
     assert load_experiment(write_toml(BASE, "plain.toml"), plugins).execution is None
+
+
+@pytest.mark.parametrize(("devices", "per", "n", "groups"), [
+    (["0", "1", "2", "3"], 1, 4, ["0", "1", "2", "3"]),
+    (["0", "1", "2", "3"], 2, 2, ["0,1", "2,3"]),
+    (["4", "6"], 1, 2, ["4", "6"]),  # CUDA_VISIBLE_DEVICES=4,6: the names the user gave
+    (["0", "1", "2"], 2, 2, ["0,1", "2,0"]),  # more workers than whole groups share a device
+    (["0", "1"], 1, 3, ["0", "1", "0"]),
+    (["0"], 2, 1, ["0"]),
+])
+def test_pool_workers_get_their_own_gpus(devices, per, n, groups):
+    from harness.execution.pool import device_groups
+
+    assert device_groups(devices, per, n) == groups
