@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, short_reason
 from harness.store import STATUS, StoreWriteError, atomic_write_json
 
 _state = {"watching": False, "sigint_at": 0.0}
@@ -66,10 +66,10 @@ def record_failure(cell_dir: Path, config: dict[str, Any], exc: BaseException, p
         atomic_write_json(cell_dir / STATUS, {"status": "failed", "reason": reason,
                                               "traceback": "".join(traceback.format_exception(exc))})
     except (StoreWriteError, OSError) as write_exc:
-        echo(f"{prefix}: FAILED: {reason} (and its failure could not be recorded: {write_exc}; "
+        echo(f"{prefix}: FAILED: {short_reason(reason)} (and its failure could not be recorded: {write_exc}; "
              "it counts as not done and runs again next time)")
         return reason
-    echo(f"{prefix}: FAILED: {reason}")
+    echo(f"{prefix}: FAILED: {short_reason(reason, cell_dir / STATUS)}")
     return reason
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from harness import __version__
 from harness.config import Experiment
 from harness.data import Dataset, fold_dataset
-from harness.errors import HarnessError
+from harness.errors import HarnessError, short_reason
 from harness.execution.settings import Execution
 from harness.matrix import Cell, CellSpec, fold_cell, make_cell, row_label
 from harness.planned_data import DatasetFacts, LazyDatasets, dataset_facts
@@ -317,7 +317,7 @@ def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugin
         reason = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
         atomic_write_json(cell_dir / STATUS, {"status": "failed", "reason": reason,
                                               "traceback": traceback.format_exc()})
-        echo(f"{prefix}: FAILED: {reason}")
+        echo(f"{prefix}: FAILED: {short_reason(reason, cell_dir / STATUS)}")
         plugins.hook.harness_cell_error(cell=cell, error=exc)
         return
     atomic_write_json(cell_dir / STATUS, {"status": "done", "seconds": time.perf_counter() - started})

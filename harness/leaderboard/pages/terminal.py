@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from harness.errors import short_reason
 from harness.leaderboard.board import Leaderboard
 from harness.leaderboard.pages.formatting import format_interval, format_mean_std, format_p
 from harness.leaderboard.stamp import Unchanged
@@ -68,5 +69,5 @@ def terminal_table(leaderboard: Leaderboard | Unchanged) -> str:
     text = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True) if body else "(no finished cells)"
     lines = [text]
     for failure in leaderboard.failed:
-        lines.append(f"failed {failure['cell']}: {failure['reason']}")
+        lines.append(f"failed {failure['cell']}: {short_reason(str(failure['reason']))}")
     return "\n".join(lines)
