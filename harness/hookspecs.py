@@ -190,11 +190,13 @@ def harness_cell_start(cell: Cell) -> None:
 
 
 @hookspec
-def harness_fit_start(cell: Cell) -> None:
+def harness_fit_start(cell: Cell, epochs: int) -> None:
     """Called when a cell's model is built and about to be fitted (after any resume point is found).
 
     Args:
         cell: the running cell.
+        epochs: how many epochs the fit runs in all: ``train.epochs``, or 1 for a one-class
+            model fitted in one pass (:meth:`harness.OneClassModel.planned_epochs`).
 
     Returns:
         None.

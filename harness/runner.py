@@ -294,10 +294,17 @@ def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugin
         atomic_write_json(cell_dir / "config.json", config)
         plugins.hook.harness_cell_start(cell=cell)
 
+        planned = {"epochs": cell.config["train"]["epochs"]}  # a one-pass model says 1 at fit_start
+
+        def events(name: str, **kwargs: Any) -> None:
+            if name == "fit_start":
+                planned["epochs"] = kwargs["epochs"]
+            _lifecycle(plugins, cell, name, **kwargs)
+
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
             shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items()
                               if k in ("train.loss", "val.loss", select_by) and isinstance(v, float))
-            echo(f"{prefix}: epoch {epoch}/{cell.config['train']['epochs']}  {shown}  ({logs['seconds']:.1f}s)")
+            echo(f"{prefix}: epoch {epoch}/{planned['epochs']}  {shown}  ({logs['seconds']:.1f}s)")
             plugins.hook.harness_epoch_end(cell=cell, epoch=epoch, logs=logs)
 
         if "tune" in cell.config:
@@ -308,7 +315,7 @@ def _run_one_unguarded(cell: Cell, data: Dataset | HarnessError, plugins: Plugin
                                      run_cell=functools.partial(run_cell, tta=tta), show_progress=show_progress)
         else:
             metrics = run_cell(cell, data, plugins.registries, cell_dir, select_by=select_by, on_epoch=on_epoch,
-                               show_progress=show_progress, tta=tta, events=functools.partial(_lifecycle, plugins, cell))
+                               show_progress=show_progress, tta=tta, events=events)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded and the matrix goes on

@@ -21,8 +21,8 @@ class Recorder:
         self.calls.append(("cell_start", cell.id))
 
     @hookimpl
-    def harness_fit_start(self, cell):
-        self.calls.append(("fit_start", cell.id))
+    def harness_fit_start(self, cell, epochs):
+        self.calls.append(("fit_start", cell.id, epochs))
 
     @hookimpl
     def harness_validation_start(self, cell, split, epoch):
@@ -60,6 +60,7 @@ def test_hooks_bracket_fitting_and_every_validation(tiny_experiment, tmp_path):
                      "cell_finish"]
     assert [c[1:3] for c in recorder.calls if c[0] == "validation_start"] == [("val", 1), ("val", 2), ("val", None),
                                                                               ("test", None)]
+    assert [c[2] for c in recorder.calls if c[0] == "fit_start"] == [2]  # the epochs the fit will run
     from harness import load_run
 
     (cell,) = load_run(root).done()

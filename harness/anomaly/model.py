@@ -51,6 +51,11 @@ class OneClassModel(torch.nn.Module):
                 total, count = total + float(loss) * len(images), count + len(images)
             on_epoch(epoch, {"train.loss": total / max(count, 1)})
 
+    def planned_epochs(self, epochs: int) -> int:
+        """How many epochs :meth:`fit_normal` runs when ``train.epochs`` is ``epochs``: all of
+        them by default; a model fitted in one pass returns 1 (progress lines and hooks say so)."""
+        return epochs
+
     def training_loss(self, images: torch.Tensor) -> torch.Tensor:
         """The loss of one batch of normal images (gradient-trained models)."""
         raise NotImplementedError(f"{type(self).__name__} implements neither fit_normal nor training_loss")

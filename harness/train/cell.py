@@ -100,7 +100,7 @@ def run_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir:
     resume_path = cell_dir / RESUME_FILE
     with tqdm(total=train["epochs"] * steps, desc=cell.id, unit="step", leave=False, file=sys.stderr,
               disable=not show_progress, dynamic_ncols=True) as bar:
-        events("fit_start")
+        events("fit_start", epochs=int(train["epochs"]))
         selection, history = fit(trainer, on_epoch, lambda: bar.update(1), resume_path,
                                  on_cycle_end=lambda epoch: _snapshot(trainer, dataset, cell_dir, epoch))
         events("fit_end", history=history)

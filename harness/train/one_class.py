@@ -144,7 +144,7 @@ def run_one_class_cell(model: OneClassModel, config: dict[str, Any], dataset: Da
         history.append(entry)
         on_epoch(epoch, entry)
 
-    events("fit_start")
+    events("fit_start", epochs=model.planned_epochs(int(train["epochs"])))
     model.fit_normal(_batches(data, normal_rows(data, normal), train["batch_size"], normalize, device, generator),
                      epochs=int(train["epochs"]), on_epoch=log_epoch)
     events("fit_end", history=history)

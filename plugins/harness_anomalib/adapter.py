@@ -131,6 +131,9 @@ class AnomalibModel(OneClassModel):
         except RuntimeError:  # "not attached to a Trainer": its optimizers need Lightning, so it trains
             return False
 
+    def planned_epochs(self, epochs: int) -> int:
+        return 1 if self.fitted_without_gradients else epochs
+
     def _require_setup(self) -> None:
         if self.module is None:
             raise HarnessError("the anomalib model is not built yet: call setup(image_size) first")

@@ -232,3 +232,31 @@ def test_predictor_reproduces_the_one_class_rows_stored_predictions(run):
     assert [p.probabilities["defect"] for p in predictions] == pytest.approx(stored["prob_defect"].tolist(), abs=1e-5)
     assert [p.pred_class for p in predictions] == [("defect" if s >= 0.5 else "normal") for s in stored["prob_defect"]]
     assert predictions[0].maps["anomaly"].shape == (32, 32)
+
+
+def test_one_pass_model_says_it_fits_in_one_epoch(tmp_path):
+    from harness import hookimpl
+    from harness.config import load_experiment
+    from harness.plugins import build_plugins
+    from harness.runner import run_experiment
+
+    class FitStart:
+        epochs: list[int] = []
+
+        @hookimpl
+        def harness_fit_start(self, cell, epochs):
+            self.epochs.append(epochs)
+
+    path = tmp_path / "onepass.toml"
+    text = EXPERIMENT.format(train="").replace("epochs = 1", "epochs = 4")
+    path.write_text(text[:text.index('[[matrix.model]]\nplugin = "timm"')])  # the Patchcore row alone
+    seen = FitStart()
+    plugins = build_plugins(extra=(seen,))
+    lines: list[str] = []
+    _, root = run_experiment(load_experiment(path, plugins), plugins, runs_dir=tmp_path / "runs", show_progress=False,
+                             echo=lines.append)
+    epochs = [x for x in lines if ": epoch " in x]
+    assert len(epochs) == 1 and ": epoch 1/1 " in epochs[0], lines  # not "1/4": Patchcore fits in one pass
+    assert seen.epochs == [1]
+    (cell,) = load_run(root).done()
+    assert len(cell.history) == 1 and cell.metrics["epochs_run"] == 1
