@@ -92,14 +92,17 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for kind in KINDS:
         for entry in plugins.registry(kind):
             registered.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
-    rows = [[name, i.distribution, i.version, i.source, _what(registered.get(name, {}))]
+    rows = [[name, i.distribution, i.version, i.source,
+             _what(registered.get(name, {}), plugins.hook_failures.get(name, {}))]
             for name, i in plugins.info.items()]
     print(tabulate(rows, headers=["plugin", "distribution", "version", "source", "registers"], tablefmt="simple"))
     return 0
 
 
-def _what(kinds: dict[str, list[str]]) -> str:
-    return "\n".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items()) or "(hooks only)"
+def _what(kinds: dict[str, list[str]], failures: dict[str, str]) -> str:
+    lines = [f"{kind}: {', '.join(names)}" for kind, names in kinds.items()]
+    lines += [f"failed: {hook}: {error}" for hook, error in failures.items()]  # a third-party hook that raised
+    return "\n".join(lines) or "(hooks only)"
 
 
 def cmd_run(args: argparse.Namespace) -> int:

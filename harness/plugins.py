@@ -13,7 +13,7 @@ import pluggy
 
 from harness import hookspecs
 from harness.errors import PluginLoadError
-from harness.registry import Registry
+from harness.registry import Entry, Registry
 
 ENTRY_POINT_GROUP = "harness"
 """Every plugin, built-in or third-party, is an entry point of this group. The built-ins
@@ -51,6 +51,9 @@ class Plugins:
     registries: dict[str, Registry] = field(default_factory=dict)
     info: dict[str, PluginInfo] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # third-party plugins that did not import: why
+    hook_failures: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Third-party plugins whose registration hooks raised: plugin -> hook -> ``"ExcType: message"``.
+    Nothing such a hook registered is kept; the plugin's other hooks are."""
 
     def failure_hint(self) -> str:
         """For an unknown name: the plugins that failed to load and might have provided it."""
@@ -128,12 +131,15 @@ def build_plugins(extra: tuple[object, ...] = ()) -> Plugins:
         extra: plugin objects or modules to register after the entry points (tests).
 
     A third-party plugin that fails to import is left out with a warning naming
-    ``HARNESS_DISABLE_PLUGINS=<name>`` (see :attr:`Plugins.failed`); an experiment that
-    uses a name it would have provided fails validation with that reason.
+    ``HARNESS_DISABLE_PLUGINS=<name>`` (see :attr:`Plugins.failed`); one whose
+    ``harness_register_*`` hook raises (a duplicate name included) loses everything that
+    hook registered, with the same kind of warning (see :attr:`Plugins.hook_failures`). An
+    experiment that uses a name either would have provided fails validation with that reason.
 
     Raises:
-        PluginLoadError: a built-in plugin failed to import, a plugin registered a
-            duplicate name, or implements a hook that does not exist.
+        PluginLoadError: a built-in or in-process plugin failed to import, raised in a
+            registration hook or registered a duplicate name, or a plugin implements a
+            hook that does not exist.
     """
     pm = pluggy.PluginManager("harness")
     pm.add_hookspecs(hookspecs)
@@ -184,22 +190,67 @@ def _warn(message: str) -> None:
 _WARNED: set[str] = set()
 
 
+@dataclass
+class _FilledRegistry(Registry):
+    """The registry the host fills: it can undo one plugin's hook, and names failed plugins.
+
+    An unknown name's message ends with the third-party plugins whose hook for this kind
+    raised, since the name may be one of theirs.
+    """
+
+    failures: list[str] = field(default_factory=list)
+
+    def unknown_message(self, name: str) -> str:
+        return super().unknown_message(name) + "".join(f" ({f}; it may provide this name)" for f in self.failures)
+
+    def snapshot(self) -> tuple[dict[str, Entry], str | None]:
+        return dict(self._entries), self._default
+
+    def restore(self, state: tuple[dict[str, Entry], str | None]) -> None:
+        self._entries, self._default = dict(state[0]), state[1]
+
+
+def _one_line(exc: BaseException) -> str:
+    """``ExcType: message`` on one line (``ExcType`` alone when the message is empty)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _fill_registries(plugins: Plugins) -> None:
     pm = plugins.pm
+
+    def builtin_first(impl: pluggy.HookImpl) -> bool:  # a third-party name never shadows a built-in
+        info = plugins.info.get(pm.get_name(impl.plugin) or "")
+        return info is None or info.source != "builtin"
+
     for kind in KINDS:
-        registry: Registry = Registry(SINGULAR[kind])
-        hook = getattr(pm.hook, f"harness_register_{kind}")
-        for impl in reversed(hook.get_hookimpls()):  # registration order, not call order
+        hook = f"harness_register_{kind}"
+        registry = _FilledRegistry(SINGULAR[kind])
+        impls = reversed(getattr(pm.hook, hook).get_hookimpls())  # registration order, not call order
+        for impl in sorted(impls, key=builtin_first):
             registry.current_plugin = pm.get_name(impl.plugin) or "?"
+            state = registry.snapshot()
             try:
                 impl.function(registry=registry)
-            except PluginLoadError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                info = plugins.info.get(registry.current_plugin)
-                where = f" ({info.distribution} {info.version})" if info else ""
-                raise PluginLoadError(
-                    f"plugin {registry.current_plugin!r}{where} failed in harness_register_{kind}: {exc!r}"
-                ) from exc
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's fault, named below
+                _hook_failed(plugins, registry, hook, exc)
+                registry.restore(state)  # nothing half-registered
         registry.current_plugin = "<unknown>"
         plugins.registries[kind] = registry
+
+
+def _hook_failed(plugins: Plugins, registry: _FilledRegistry, hook: str, exc: BaseException) -> None:
+    """Raise for a built-in or in-process plugin; warn and record for a third-party one."""
+    name = registry.current_plugin
+    info = plugins.info.get(name)
+    if info is None or info.source != "entry point":  # ours, or the caller's own: a bug to see
+        if isinstance(exc, PluginLoadError):
+            raise exc
+        where = f" ({info.distribution} {info.version})" if info else ""
+        raise PluginLoadError(f"plugin {name!r}{where} failed in {hook}: {exc!r}") from exc
+    error = _one_line(exc)
+    plugins.hook_failures.setdefault(name, {})[hook] = error
+    message = f"plugin {name!r} from distribution {info.distribution} {info.version} failed in {hook}: {error}"
+    registry.failures.append(message)
+    _warn(f"{message}; nothing it registered there is kept, the other plugins work. "
+          f"Set HARNESS_DISABLE_PLUGINS={name} to skip it")
