@@ -16,24 +16,11 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from cell_setup import cell_config, cell_trainer, make_dataset  # noqa: E402
 
-from harness.data import Dataset, Split  # noqa: E402
 from harness.plugins import build_plugins  # noqa: E402
-from harness.train.components import build_components  # noqa: E402
-from harness.train.loop import Trainer, batch_slices, seed_everything  # noqa: E402
 from harness.train.train_eval import PREFIX  # noqa: E402
-
-
-def make_dataset(n_train: int, n_val: int, size: int) -> Dataset:
-    rng = np.random.default_rng(0)
-
-    def split(name: str, n: int) -> Split:
-        images = rng.integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
-        return Split(images, rng.integers(0, 2, size=n), tuple(f"{name}/{i}" for i in range(n)))
-
-    return Dataset(("normal", "defect"), split("train", n_train), split("val", n_val), split("test", n_val))
 
 
 def main() -> None:
@@ -48,17 +35,9 @@ def main() -> None:
     args = parser.parse_args()
     plugins = build_plugins()
     dataset = make_dataset(args.n_train, args.n_val, args.size)
-    config = {
-        "model": {"plugin": "timm", "arch": args.arch},
-        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "eval_batch_size": 128,
-                  "optimizer": {"name": "adamw", "lr": 1e-3}, "scheduler": {"name": "none"}, "loss": {"name": "ce"},
-                  "augment": {"hflip": 0.5}, "train_eval_samples": args.samples},
-        "seed": 0,
-    }
-    device = torch.device("cpu")
-    steps = len(batch_slices(len(dataset.train), args.batch_size))
-    trainer = Trainer(build_components(config, dataset, plugins.registries, steps, device), dataset, config,
-                      "val.f1_macro", device, seed_everything(0))
+    config = cell_config(args.arch, args.epochs, args.batch_size, optimizer={"name": "adamw", "lr": 1e-3},
+                         augment={"hflip": 0.5}, train_eval_samples=args.samples)
+    trainer, _ = cell_trainer(config, dataset, plugins)
     scored = len(trainer.tensors[PREFIX])
     times: dict[str, list[float]] = {"train": [], "val": [], PREFIX: []}
     for epoch in range(args.epochs + 1):  # the first epoch warms up (allocator, kernels, metric imports)

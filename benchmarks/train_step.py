@@ -20,26 +20,15 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
 import timm  # noqa: E402
 import torch  # noqa: E402
+from cell_setup import cell_config, cell_trainer, make_dataset  # noqa: E402
 
-from harness.data import Dataset, Split  # noqa: E402
+from harness.data import Dataset  # noqa: E402
 from harness.matrix import Cell  # noqa: E402
 from harness.plugins import build_plugins  # noqa: E402
-from harness.train.components import build_components  # noqa: E402
-from harness.train.loop import Trainer, batch_slices, fit, seed_everything  # noqa: E402
+from harness.train.loop import fit  # noqa: E402
 from harness.train.tensors import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
-
-
-def make_dataset(n_train: int, n_val: int, size: int) -> Dataset:
-    rng = np.random.default_rng(0)
-
-    def split(name: str, n: int) -> Split:
-        images = rng.integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
-        return Split(images, rng.integers(0, 2, size=n), tuple(f"{name}/{i}" for i in range(n)))
-
-    return Dataset(("normal", "defect"), split("train", n_train), split("val", n_val), split("test", n_val))
 
 
 def bare_loop(arch: str, dataset: Dataset, epochs: int, batch_size: int) -> float:
@@ -77,20 +66,10 @@ def harness_loop(arch: str, dataset: Dataset, epochs: int, batch_size: int, plug
     """Seconds of the harness's epoch loop (``fit``) for the same training, built as a cell builds it."""
     from tqdm import tqdm
 
-    config = {
-        "model": {"plugin": "timm", "arch": arch},
-        "train": {"epochs": epochs, "batch_size": batch_size, "eval_batch_size": 128,
-                  "optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.01},
-                  "scheduler": {"name": "none"}, "loss": {"name": "ce"}, "augment": {},
-                  "train_eval_samples": 0},  # like the bare loop: no scoring of training images
-        "seed": 0,
-    }
+    config = cell_config(arch, epochs, batch_size, optimizer={"name": "adamw", "lr": 1e-3, "weight_decay": 0.01},
+                         augment={}, train_eval_samples=0)  # like the bare loop: no scoring of training images
     cell = Cell(id="bench", key="bench", row="bench", seed=0, config=config)
-    device = torch.device("cpu")
-    generator = seed_everything(0)
-    steps = len(batch_slices(len(dataset.train), batch_size))
-    trainer = Trainer(build_components(config, dataset, plugins.registries, steps, device), dataset, config,
-                      "val.f1_macro", device, generator)
+    trainer, steps = cell_trainer(config, dataset, plugins)
 
     def on_epoch(epoch, logs):
         plugins.hook.harness_epoch_end(cell=cell, epoch=epoch, logs=logs)

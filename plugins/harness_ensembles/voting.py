@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import Ensemble
 from harness_ensembles.arrays import check_stack, member_weights, weighted_mean
+from harness_ensembles.averaging import WeightedMean
 
 
-class SoftVoting(Ensemble):
+class SoftVoting(WeightedMean):
     """Weighted average of the members' probabilities.
 
     Args:
@@ -32,24 +32,6 @@ class SoftVoting(Ensemble):
         proba = check_stack(proba, labels)
         self.weights_ = member_weights(self.weights, proba.shape[0])
         self.n_classes_ = proba.shape[2]
-        return self
-
-    def predict_proba(self, proba: np.ndarray) -> np.ndarray:
-        """``[N, K]`` weighted mean of ``[M, N, K]``."""
-        return weighted_mean(check_stack(proba), self.weights_)
-
-    def predict(self, proba: np.ndarray) -> np.ndarray:
-        """``[N]`` most probable class, lowest index on ties."""
-        return self.predict_proba(proba).argmax(axis=1)
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        """The fitted weights as arrays, stored beside the row so it predicts without refitting."""
-        return {"weights_": np.asarray(self.weights_, dtype=np.float64), "n_classes_": np.asarray(self.n_classes_)}
-
-    def set_state(self, state: dict[str, np.ndarray]) -> SoftVoting:
-        """Restore what :meth:`get_state` returned."""
-        self.weights_ = np.asarray(state["weights_"], dtype=np.float64)
-        self.n_classes_ = int(state["n_classes_"])
         return self
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import Ensemble
-from harness_ensembles.arrays import check_stack, member_weights, weighted_mean
+from harness_ensembles.arrays import check_stack, member_weights
+from harness_ensembles.averaging import WeightedMean
 from harness_ensembles.caruana import caruana_select
 
 
-class WeightedAverage(Ensemble):
+class WeightedAverage(WeightedMean):
     """Weighted average of member probabilities, the weights learned on validation.
 
     Args:
@@ -48,22 +48,4 @@ class WeightedAverage(Ensemble):
         else:
             self.counts_ = caruana_select(proba, labels, self.ensemble_size, self.metric)
             self.weights_ = self.counts_ / self.counts_.sum()
-        return self
-
-    def predict_proba(self, proba: np.ndarray) -> np.ndarray:
-        """``[N, K]`` weighted mean with the learned weights."""
-        return weighted_mean(check_stack(proba), self.weights_)
-
-    def predict(self, proba: np.ndarray) -> np.ndarray:
-        """``[N]`` most probable class."""
-        return self.predict_proba(proba).argmax(axis=1)
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        """The learned weights as arrays, stored beside the row so it predicts without refitting."""
-        return {"weights_": np.asarray(self.weights_, dtype=np.float64), "n_classes_": np.asarray(self.n_classes_)}
-
-    def set_state(self, state: dict[str, np.ndarray]) -> WeightedAverage:
-        """Restore what :meth:`get_state` returned."""
-        self.weights_ = np.asarray(state["weights_"], dtype=np.float64)
-        self.n_classes_ = int(state["n_classes_"])
         return self
