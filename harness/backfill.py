@@ -149,3 +149,78 @@ def backfill_metrics(run_root: Path, cells: list[Cell], registries: dict[str, An
                 echo(f"metrics {cell.id}: {', '.join(sorted(added))} computed from the stored predictions")
         atomic_write_json(cell_dir / APPLIED, sorted(entries))
     return updated
+
+
+OPTIONS_APPLIED = "metric_options.json"  # the [metrics.<family>] options a cell's metrics.json was computed with
+
+
+def _applied_options(cell_dir: Path) -> dict[str, Any]:
+    from harness.store import read_json_checked
+
+    try:
+        found = read_json_checked(cell_dir / OPTIONS_APPLIED) if (cell_dir / OPTIONS_APPLIED).exists() else {}
+    except HarnessError:
+        found = {}
+    return found if isinstance(found, dict) else {}
+
+
+def _recomputed(run: Any, cell_id: str, families: dict[str, dict[str, Any]], registries: dict[str, Any],
+                echo: Echo | None) -> dict[str, float] | None:
+    """The families' metrics of the cell's stored val and test predictions; None if one fails."""
+    out: dict[str, float] = {}
+    for split in ("val", "test"):
+        try:
+            pred = run.prediction_set(cell_id, split)
+        except HarnessError:
+            continue
+        for name, options in families.items():
+            try:
+                values = registries["metrics"].get(name)(pred, **options)
+            except Exception as exc:  # noqa: BLE001 - a broken metric leaves the cell as it was
+                if echo:
+                    echo(f"metrics {cell_id}: {name} failed on the stored {split} predictions: {exc!r}")
+                return None
+            out.update({f"{split}.{k}": float(v) for k, v in values.items()})
+    return out
+
+
+def apply_metric_options(run_root: Path, cells: list[Cell], registries: dict[str, Any],
+                         options: Mapping[str, Mapping[str, Any]] | None, *, echo: Echo | None = None) -> list[str]:
+    """Recompute the metric families whose ``[metrics.<family>]`` options a finished cell has not seen.
+
+    A cell computes its metrics with each family's defaults while it trains; options are
+    evaluation settings outside the cell key, so they are applied here, from the stored
+    val and test predictions (and maps), and the family's keys in ``metrics.json`` are
+    replaced. ``metric_options.json`` records what was applied, so a rerun with the same
+    options reads nothing again and removing them restores the defaults' values.
+
+    Returns:
+        The ids of the cells whose ``metrics.json`` changed.
+    """
+    from harness.store import atomic_write_json, load_run
+
+    wanted = {e.name: dict((options or {}).get(e.name) or {}) for e in registries["metrics"] if e.check is not None}
+    run = None
+    updated = []
+    for cell in cells:
+        cell_dir = Path(run_root) / cell.id
+        if not any(wanted.values()) and not (cell_dir / OPTIONS_APPLIED).exists():
+            continue  # computed with the defaults, and the defaults are asked for: nothing to read
+        record = read_cell(cell_dir)
+        if record.status != "done" or "model" not in record.config:
+            continue
+        applied = _applied_options(cell_dir)
+        changed = {name: opts for name, opts in wanted.items() if (applied.get(name) or {}) != opts}
+        if not changed:
+            continue
+        run = run or load_run(run_root)
+        values = _recomputed(run, cell.id, changed, registries, echo)
+        if values is None:
+            continue
+        atomic_write_json(cell_dir / "metrics.json", {**record.metrics, **values})
+        atomic_write_json(cell_dir / OPTIONS_APPLIED, {name: opts for name, opts in wanted.items() if opts})
+        updated.append(cell.id)
+        if echo:
+            echo(f"metrics {cell.id}: {', '.join(changed)} recomputed from the stored predictions with "
+                 + "; ".join(f"{n} {opts or 'defaults'}" for n, opts in changed.items()))
+    return updated

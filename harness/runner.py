@@ -356,6 +356,9 @@ def publish(experiment: Experiment, the_plan: Plan, root: Path, plugins: Plugins
     from harness.backfill import backfill_metrics
 
     backfill_metrics(root, the_plan.cells, plugins.registries, echo=echo)  # metric plugins installed since
+    from harness.backfill import apply_metric_options
+
+    apply_metric_options(root, the_plan.cells, plugins.registries, experiment.metrics, echo=echo)  # [metrics.<family>]
     if experiment.ensembles or experiment.tta:  # finished ones are reused: this never trains
         from harness.derived import build_derived
 

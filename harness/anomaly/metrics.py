@@ -17,6 +17,15 @@ import math
 import numpy as np
 
 DEFAULT_FPR_LIMIT = 0.3
+NORMAL_NAMES = ("normal", "good", "ok")
+
+
+def defect_index(classes: tuple[str, ...] | list[str]) -> int | None:
+    """The defect class of two classes: the one not named normal, good or ok (else the second); None otherwise."""
+    if len(classes) != 2:
+        return None
+    named = [i for i, name in enumerate(classes) if name in NORMAL_NAMES]
+    return 1 - (named[0] if len(named) == 1 else 0)
 
 
 def _binary(labels: np.ndarray) -> np.ndarray:

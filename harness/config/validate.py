@@ -16,7 +16,8 @@ from harness.matrix import SECTIONS, CellSpec, expand, flatten
 if TYPE_CHECKING:
     from harness.plugins import Plugins
 
-TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "tune", "ensemble", "tta", "execution", "tracker", "store")
+TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "tune", "ensemble", "tta", "execution", "tracker", "store",
+             "metrics")
 COMPONENTS = {"optimizer": "optimizers", "scheduler": "schedulers", "loss": "losses"}
 
 
@@ -51,6 +52,7 @@ class Experiment:
     decisions: dict[str, Any] | None = None  # the leaderboard's decision keys of [experiment] (fields.DECISION_KEYS)
     trackers: tuple[dict[str, Any], ...] = ()  # [[tracker]] blocks (harness.config.tracking); no part of a cell key
     store: dict[str, Any] | None = None  # [store]: the mirror of finished cells (harness.store_remote)
+    metrics: dict[str, dict[str, Any]] | None = None  # [metrics.<family>] options, applied to stored predictions
 
 
 def load_experiment(path: str | Path, plugins: Plugins, *, strict: bool = False) -> Experiment:
@@ -98,6 +100,7 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
 
     trackers = check_trackers(problems, data["tracker"], plugins) if "tracker" in data else []
     store = check_store(problems, data["store"]) if "store" in data else None
+    metrics = _check_metrics(problems, data["metrics"], plugins) if "metrics" in data else None
     for key, message in metric_problems(meta.get("rank_by"), meta.get("select_by"), dataset, plugins.registry("metrics")):
         problems.add(f"experiment.{key}", message)
     if isinstance(meta.get("costs"), dict):
@@ -140,6 +143,7 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
         "execution": execution,
         "trackers": tuple(trackers),
         "store": store,
+        "metrics": metrics,
     }
 
 
@@ -270,6 +274,23 @@ def _check_train(problems: Problems, path: str, data: Any, plugins: Plugins, *, 
 
 def _component(value: str | dict[str, Any]) -> dict[str, Any]:
     return {"name": value} if isinstance(value, str) else dict(value)
+
+
+def _check_metrics(problems: Problems, data: Any, plugins: Plugins) -> dict[str, dict[str, Any]]:
+    """``[metrics.<family>]`` tables: options of registered metric families, checked by each family."""
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        problems.add("metrics", "must hold one table per metric family, e.g. [metrics.anomaly] fpr_limit = 0.1")
+        return {}
+    registry = plugins.registry("metrics")
+    for family, options in data.items():
+        if family not in registry:
+            problems.add(f"metrics.{family}", registry.unknown_message(family) + problems.unknown_hint)
+        elif registry.entry(family).check is None:
+            if options:
+                problems.add(f"metrics.{family}", f"the metric family {family!r} takes no options")
+        else:
+            _check_plugin(problems, f"metrics.{family}", registry, family, options, exclude=())
+    return {family: dict(options) for family, options in data.items()}
 
 
 def _check_plugin(problems: Problems, path: str, registry: Any, name: Any, options: dict[str, Any],

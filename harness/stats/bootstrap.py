@@ -20,12 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.anomaly.metrics import defect_index
 from harness.stats.calibration import DEFAULT_BINS, calibration_names, weighted_calibration
 from harness.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED, Resampler
 from harness.stats.samples import SampleSet
-from harness.stats.weighted import weighted_classification
+from harness.stats.weighted import weighted_aupr, weighted_classification, weighted_f1_max
 
 LEVEL = 0.95
+ANOMALY = {"image_aupr": weighted_aupr, "f1_max": weighted_f1_max}  # the anomaly family's other image metrics
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,13 @@ def metric_names(classes: Sequence[str]) -> tuple[str, ...]:
     With two classes, ``image_auroc`` (the ``anomaly`` metric family's) is the ROC AUC of
     the defect probability, which is ``auroc`` (a one-class row's probabilities are a
     monotone map of its scores, so their AUC is the scores'): it is resampled as ``auroc``.
+    ``image_aupr`` and ``f1_max`` depend on the scores only through their order too, and
+    are resampled from ``p(defect)``, the defect class being the one not named ``normal``,
+    ``good`` or ``ok`` as in that family.
     """
     per_class = tuple(f"{key}_{c}" for c in classes for key in ("precision", "recall", "f1"))
     averaged = ("precision_macro", "recall_macro", "f1_macro", "f1_weighted")
-    binary = ("image_auroc",) if len(classes) == 2 else ()
+    binary = ("image_auroc", *ANOMALY) if len(classes) == 2 else ()
     return ("accuracy", "balanced_accuracy", *per_class, *averaged, "auroc", *binary, *calibration_names(classes))
 
 
@@ -84,10 +89,14 @@ def resampled_metrics(
     """
     wanted = set(metric_names(classes) if names is None else names)
     out: dict[str, np.ndarray] = {}
-    if wanted - set(calibration_names(classes)):
+    if wanted - set(calibration_names(classes)) - set(ANOMALY):
         out |= weighted_classification(weights, labels, proba, classes, auroc=bool({"auroc", "image_auroc"} & wanted))
         if "image_auroc" in wanted and "auroc" in out:
             out["image_auroc"] = out["auroc"]
+    defect = defect_index(tuple(classes))
+    if defect is not None:
+        for name in sorted(wanted & set(ANOMALY)):
+            out[name] = ANOMALY[name](weights, np.asarray(labels) == defect, proba[:, defect])
     if wanted & set(calibration_names(classes)):
         out |= weighted_calibration(weights, labels, proba, n_bins)
     return {k: v for k, v in out.items() if k in wanted}

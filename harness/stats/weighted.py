@@ -146,3 +146,62 @@ def weighted_classification(
     if auroc:
         out["auroc"] = weighted_auroc_ovr(weights, labels, proba)
     return out
+
+
+def weighted_pr_counts(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted true and false positives of ``score >= t`` at every distinct score, highest ``t`` first.
+
+    Args:
+        weights: ``[R, N]``.
+        is_positive: ``[N]`` booleans.
+        scores: ``[N]`` scores.
+
+    Returns:
+        ``(tp, fp)``, each ``[R, T]`` for the ``T`` distinct scores.
+    """
+    is_positive = np.asarray(is_positive, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    last = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]  # last position of each tie group
+    w = weights[:, order]
+    tp = np.cumsum(w * is_positive[order], axis=1)[:, last]
+    fp = np.cumsum(w * ~is_positive[order], axis=1)[:, last]
+    return tp, fp
+
+
+def weighted_aupr(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Average precision under each weighting, as :func:`harness.anomaly.metrics.image_aupr` defines it.
+
+    The step-wise area ``sum_t (R_t - R_{t-1}) P_t`` over the distinct thresholds, which is
+    scikit-learn's ``average_precision_score`` of the resampled data.
+
+    Returns:
+        ``[R]`` values, NaN where a weighting leaves no positive.
+    """
+    if len(scores) == 0:
+        return np.full(len(weights), np.nan)
+    tp, fp = weighted_pr_counts(weights, is_positive, scores)
+    positives = tp[:, -1:]
+    precision = _ratio(tp, tp + fp)
+    gained = np.diff(tp, axis=1, prepend=0.0)  # positive weight each threshold adds
+    out = np.full(len(weights), np.nan)
+    np.divide((gained * precision).sum(axis=1), positives[:, 0], out=out, where=positives[:, 0] > 0)
+    return out
+
+
+def weighted_f1_max(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The best F1 of ``score >= t`` over the distinct thresholds, under each weighting.
+
+    ``F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (TP + FP + P)``, as
+    :func:`harness.anomaly.metrics.f1_max` computes it.
+
+    Returns:
+        ``[R]`` values, NaN where a weighting leaves no positive.
+    """
+    if len(scores) == 0:
+        return np.full(len(weights), np.nan)
+    tp, fp = weighted_pr_counts(weights, is_positive, scores)
+    positives = tp[:, -1:]
+    f1 = _ratio(2 * tp, tp + fp + positives).max(axis=1)
+    return np.where(positives[:, 0] > 0, f1, np.nan)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness import hookimpl
+from harness_metrics.anomaly import OPTIONS as ANOMALY_OPTIONS
 from harness_metrics.anomaly import anomaly
 from harness_metrics.classification import classification
 
@@ -26,4 +27,5 @@ def harness_register_metrics(registry: Registry) -> None:
         "anomaly",
         anomaly,
         description="normal vs defect: image AUROC, AUPR, F1-max (+ threshold); pixel AUROC and AUPRO from anomaly maps",
+        check=ANOMALY_OPTIONS.check,
     )

@@ -1,7 +1,8 @@
 """The leaderboard's statistics: bootstrap intervals, paired tests, the Pareto front.
 
 - Every metric that can be recomputed from the stored predictions (accuracy, balanced
-  accuracy, precision/recall/F1 per class and averaged, AUROC, ECE, Brier) gets a 95%
+  accuracy, precision/recall/F1 per class and averaged, AUROC, ECE, Brier, and the anomaly
+  family's image AUROC, AUPR and F1-max) gets a 95%
   percentile bootstrap interval over test samples (:mod:`harness.stats.bootstrap`;
   1000 class-stratified resamples, seed 0; the per-seed metric is averaged over seeds
   per resample). Metrics computed from maps (localisation) and costs have none.
