@@ -111,7 +111,10 @@ def harness_register_metrics(registry: Registry) -> None:
     A metric function is called as ``fn(predictions)`` with a
     :class:`harness.predictions.PredictionSet` and returns a ``dict[str, float]``; its
     keys become columns such as ``test.<key>``. Checked by
-    ``harness.testing.check_metric``.
+    ``harness.testing.check_metric``. A family registered with ``check=`` (see
+    :mod:`harness.options`) takes options from the experiment's ``[metrics.<name>]``
+    table, as keyword arguments ``fn(predictions, **options)``; its defaults are the
+    values computed while a cell trains.
 
     Args:
         registry: call ``registry.register(name, fn)`` once per metric family.

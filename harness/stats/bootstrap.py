@@ -24,10 +24,10 @@ from harness.anomaly.metrics import defect_index
 from harness.stats.calibration import DEFAULT_BINS, calibration_names, weighted_calibration
 from harness.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED, Resampler
 from harness.stats.samples import SampleSet
-from harness.stats.weighted import weighted_aupr, weighted_classification, weighted_f1_max
+from harness.stats.weighted import weighted_classification, weighted_pr_metrics
 
 LEVEL = 0.95
-ANOMALY = {"image_aupr": weighted_aupr, "f1_max": weighted_f1_max}  # the anomaly family's other image metrics
+ANOMALY = ("image_aupr", "f1_max")  # the anomaly family's other image metrics, from the precision-recall points
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,8 @@ def resampled_metrics(
         if "image_auroc" in wanted and "auroc" in out:
             out["image_auroc"] = out["auroc"]
     defect = defect_index(tuple(classes))
-    if defect is not None:
-        for name in sorted(wanted & set(ANOMALY)):
-            out[name] = ANOMALY[name](weights, np.asarray(labels) == defect, proba[:, defect])
+    if defect is not None and wanted & set(ANOMALY):
+        out |= weighted_pr_metrics(weights, np.asarray(labels) == defect, proba[:, defect])
     if wanted & set(calibration_names(classes)):
         out |= weighted_calibration(weights, labels, proba, n_bins)
     return {k: v for k, v in out.items() if k in wanted}

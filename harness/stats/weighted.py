@@ -148,60 +148,66 @@ def weighted_classification(
     return out
 
 
-def weighted_pr_counts(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def weighted_pr_counts(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray, *,
+                       positive_groups: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Weighted true and false positives of ``score >= t`` at every distinct score, highest ``t`` first.
 
     Args:
         weights: ``[R, N]``.
         is_positive: ``[N]`` booleans.
         scores: ``[N]`` scores.
+        positive_groups: only the thresholds whose group of equal scores holds a positive
+            (the only ones at which recall can rise, so precision-weighted sums and the
+            best F1 need no others).
 
     Returns:
-        ``(tp, fp)``, each ``[R, T]`` for the ``T`` distinct scores.
+        ``(tp, fp)``, each ``[R, T]`` for the ``T`` thresholds.
     """
     is_positive = np.asarray(is_positive, dtype=bool)
     scores = np.asarray(scores, dtype=np.float64)
     order = np.argsort(-scores, kind="stable")
-    ranked = scores[order]
-    last = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]  # last position of each tie group
-    w = weights[:, order]
-    tp = np.cumsum(w * is_positive[order], axis=1)[:, last]
-    fp = np.cumsum(w * ~is_positive[order], axis=1)[:, last]
-    return tp, fp
+    ranked, hits = scores[order], is_positive[order]
+    starts = np.r_[True, ranked[1:] != ranked[:-1]]
+    last = np.r_[np.flatnonzero(starts[1:]), len(ranked) - 1]  # last position of each tie group
+    if positive_groups:
+        last = last[np.bincount(np.cumsum(starts) - 1, weights=hits, minlength=len(last)) > 0]
+    # float32 holds bootstrap counts and their running sums exactly (below 2**24), as in weighted_auroc
+    w = weights[:, order].astype(np.float32)
+    flagged = np.cumsum(w, axis=1)[:, last].astype(np.float64)
+    w[:, ~hits] = 0.0
+    tp = np.cumsum(w, axis=1)[:, last].astype(np.float64)
+    return tp, flagged - tp
+
+
+def weighted_pr_metrics(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Average precision and the best F1 under each weighting, from one sort and two running sums.
+
+    ``image_aupr`` is the step-wise area ``sum_t (R_t - R_{t-1}) P_t`` over the distinct
+    thresholds (:func:`harness.anomaly.metrics.image_aupr`; scikit-learn's
+    ``average_precision_score`` of the resampled data); ``f1_max`` the largest
+    ``F1 = 2 TP / (TP + FP + P)`` over them (:func:`harness.anomaly.metrics.f1_max`).
+
+    Returns:
+        ``{"image_aupr": [R], "f1_max": [R]}``, NaN where a weighting leaves no positive.
+    """
+    if not np.any(is_positive):
+        return {"image_aupr": np.full(len(weights), np.nan), "f1_max": np.full(len(weights), np.nan)}
+    tp, fp = weighted_pr_counts(weights, is_positive, scores, positive_groups=True)
+    positives = tp[:, -1]
+    gained = np.diff(tp, axis=1, prepend=0.0)  # positive weight each threshold adds
+    area = (gained * _ratio(tp, tp + fp)).sum(axis=1)
+    aupr, best = np.full(len(weights), np.nan), np.full(len(weights), np.nan)
+    np.divide(area, positives, out=aupr, where=positives > 0)
+    f1 = _ratio(2 * tp, tp + fp + positives[:, None]).max(axis=1)
+    best[positives > 0] = f1[positives > 0]
+    return {"image_aupr": aupr, "f1_max": best}
 
 
 def weighted_aupr(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Average precision under each weighting, as :func:`harness.anomaly.metrics.image_aupr` defines it.
-
-    The step-wise area ``sum_t (R_t - R_{t-1}) P_t`` over the distinct thresholds, which is
-    scikit-learn's ``average_precision_score`` of the resampled data.
-
-    Returns:
-        ``[R]`` values, NaN where a weighting leaves no positive.
-    """
-    if len(scores) == 0:
-        return np.full(len(weights), np.nan)
-    tp, fp = weighted_pr_counts(weights, is_positive, scores)
-    positives = tp[:, -1:]
-    precision = _ratio(tp, tp + fp)
-    gained = np.diff(tp, axis=1, prepend=0.0)  # positive weight each threshold adds
-    out = np.full(len(weights), np.nan)
-    np.divide((gained * precision).sum(axis=1), positives[:, 0], out=out, where=positives[:, 0] > 0)
-    return out
+    """Average precision under each weighting (see :func:`weighted_pr_metrics`)."""
+    return weighted_pr_metrics(weights, is_positive, scores)["image_aupr"]
 
 
 def weighted_f1_max(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """The best F1 of ``score >= t`` over the distinct thresholds, under each weighting.
-
-    ``F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (TP + FP + P)``, as
-    :func:`harness.anomaly.metrics.f1_max` computes it.
-
-    Returns:
-        ``[R]`` values, NaN where a weighting leaves no positive.
-    """
-    if len(scores) == 0:
-        return np.full(len(weights), np.nan)
-    tp, fp = weighted_pr_counts(weights, is_positive, scores)
-    positives = tp[:, -1:]
-    f1 = _ratio(2 * tp, tp + fp + positives).max(axis=1)
-    return np.where(positives[:, 0] > 0, f1, np.nan)
+    """The best F1 of ``score >= t`` under each weighting (see :func:`weighted_pr_metrics`)."""
+    return weighted_pr_metrics(weights, is_positive, scores)["f1_max"]
