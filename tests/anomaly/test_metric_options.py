@@ -192,5 +192,9 @@ def test_an_unknown_family_gets_did_you_mean(tmp_path, plugins):
     with pytest.raises(ConfigError) as info:
         load_experiment(path, plugins)
     assert "metrics.anomaly_" in str(info.value) and "Did you mean 'anomaly'?" in str(info.value)
+    path.write_text(EXPERIMENT + "\n[metrics]\nanomaly = 0.1\n")
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path, plugins)
+    assert "metrics: must hold one table per metric family" in str(info.value)
     path.write_text(EXPERIMENT + "\n[metrics.anomaly]\nfpr_limit = 1.0\n")
     assert load_experiment(path, plugins).metrics == {"anomaly": {"fpr_limit": 1.0}}
