@@ -109,9 +109,9 @@ def test_failed_cell_is_retried_then_recorded(eight_cells, tmp_path):
     done = run(path, tmp_path / "runs", tmp_path / "lb", cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     boom = [x for x in done.stdout.splitlines() if "toy-exploding" in x]
-    assert sum("attempt 2 of 2" in x for x in boom) == 4  # four seeds, one retry each
-    assert sum("FAILED: RuntimeError: toy model exploded on purpose" in x for x in boom) == 8
-    assert sum(bool(re.search(r": failed on \S+ in [\d.]+s ", x)) for x in boom) == 4  # each ends once
+    assert sum("attempt 2 of 2" in x for x in boom) == 4, done.stdout  # four seeds, one retry each
+    assert sum("FAILED: RuntimeError: toy model exploded on purpose" in x for x in boom) == 8, done.stdout
+    assert sum(bool(re.search(r": failed on \S+ in [\d.]+s ", x)) for x in boom) == 4, done.stdout  # each ends once
     records = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "runs" / "boom" / ".claims").glob("*-*.json")}
     assert sorted(r["state"] for r in records.values()) == ["done"] * 8 + ["failed"] * 4
     assert "4 of 12 cells failed" in done.stdout
