@@ -107,6 +107,7 @@ def _what(kinds: dict[str, list[str]], failures: dict[str, str]) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_experiment
+    from harness.console import say
     from harness.execution import publish_once
     from harness.leaderboard import terminal_table
     from harness.plugins import build_plugins
@@ -119,12 +120,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     settings, started = _execution(args, experiment), time.time()
     the_plan, root = run_experiment(experiment, plugins, runs_dir=args.runs_dir, fresh=args.fresh,
-                                    show_progress=show, echo=lambda s: print(s, flush=True), execution=settings,
+                                    show_progress=show, echo=say, execution=settings,
                                     started=started, board_dir=args.leaderboards_dir / experiment.name)
     board, other = publish_once(root, [c.id for c in the_plan.cells + the_plan.folds], started,
                                 lambda: publish(experiment, the_plan, root, plugins,
                                                 args.leaderboards_dir / experiment.name,
-                                                echo=lambda s: print(s, flush=True)))
+                                                echo=say))
     if board is None:  # another worker of this run finished last and published these same results
         from harness.leaderboard.stamp import recorded_table
 

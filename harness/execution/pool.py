@@ -133,15 +133,13 @@ def load_round(spec: dict[str, Any], settings: Any) -> tuple[Round, Any]:
     Returns the round and a function that ends this worker's trackers and store mirror.
     """
     from harness.config import load_experiment
+    from harness.console import say as echo
     from harness.plugins import build_plugins
     from harness.runner import plan
 
     plugins = build_plugins()
     experiment = load_experiment(spec["path"], plugins)
     the_plan = plan(experiment, plugins)
-
-    def echo(text: str) -> None:
-        print(text, flush=True)
 
     from harness.store_remote import attach_store, detach_store
     from harness.tracking import attach, detach

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.console import say
 from harness.errors import HarnessError
 
 SOURCE_HELP = ("a run folder (runs/<experiment>), a cell or derived-row folder, a leaderboard folder, "
@@ -150,7 +151,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_dataset(table, plugins, where)
     board, folder = evaluate(args.source, table, args.name or name, plugins, runs_dir=args.runs_dir,
                              leaderboards_dir=args.leaderboards_dir, row=args.row, rank_by=args.rank_by,
-                             batch_size=args.batch_size, echo=lambda s: print(s, flush=True))
+                             batch_size=args.batch_size, echo=say)
     print()
     print(terminal_table(board))
     print(f"\nleaderboard: {folder / 'index.html'}")
