@@ -16,3 +16,10 @@ def say(text: str) -> None:
     stream = sys.stdout
     stream.write(f"{text}\n")
     stream.flush()
+
+
+def warn(message: str) -> None:
+    """``harness: warning: <message>`` as one line on stderr, in a single write (see :func:`say`)."""
+    stream = sys.stderr
+    stream.write(f"harness: warning: {message}\n")
+    stream.flush()

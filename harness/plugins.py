@@ -5,13 +5,13 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pluggy
 
 from harness import hookspecs
+from harness.console import warn
 from harness.errors import PluginLoadError
 from harness.registry import Entry, Registry
 
@@ -184,7 +184,7 @@ def _warn(message: str) -> None:
     """One line on stderr, once per message and process (plugins are built by every command)."""
     if message not in _WARNED:
         _WARNED.add(message)
-        print(f"harness: warning: {message}", file=sys.stderr)
+        warn(message)
 
 
 _WARNED: set[str] = set()

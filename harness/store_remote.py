@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from harness.console import warn
 from harness.store import STATUS, read_cell
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ _hookimpl = pluggy.HookimplMarker("harness")
 
 
 def _warn(message: str) -> None:
-    print(f"harness: warning: {message}", file=sys.stderr, flush=True)
+    warn(message)
 
 
 @dataclass

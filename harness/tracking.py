@@ -11,13 +11,14 @@ and never touches the run store.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+from harness.console import warn
 
 if TYPE_CHECKING:
     from harness.config import Experiment
@@ -161,7 +162,7 @@ class Hub:
 
 
 def _stderr(message: str) -> None:
-    print(f"harness: warning: {message}", file=sys.stderr, flush=True)
+    warn(message)
 
 
 def build_trackers(experiment: Experiment, plugins: Plugins,

@@ -28,3 +28,11 @@ def test_two_unbuffered_processes_never_merge_lines():
     assert len(lines) == 8000
     whole = {f"[{i}/4000] {tag * 40}: attempt 2 of 2" for i in range(4000) for tag in "ab"}
     assert set(lines) == whole  # print() would write text and newline apart, and lines would run together
+
+
+def test_warning_is_one_line_on_stderr(capsys):
+    from harness.console import warn
+
+    warn("plugin 'flaky' failed")
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "harness: warning: plugin 'flaky' failed\n")
