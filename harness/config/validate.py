@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING, Any
 from harness.config import fields as F
 from harness.config.lines import LineIndex
 from harness.config.metric_names import metric_problems
+from harness.config.plugin_tables import (
+    check_dataset,
+    check_ensembles,
+    check_metrics,
+    check_plugin,
+    check_train,
+    check_tta,
+)
 from harness.config.problems import Problems
 from harness.config.source import parse_toml, read_text
 from harness.matrix import SECTIONS, CellSpec, expand, flatten
@@ -18,7 +26,6 @@ if TYPE_CHECKING:
 
 TOP_LEVEL = ("experiment", "dataset", "train", "matrix", "tune", "ensemble", "tta", "execution", "tracker", "store",
              "metrics")
-COMPONENTS = {"optimizer": "optimizers", "scheduler": "schedulers", "loss": "losses"}
 
 
 @dataclass(frozen=True)
@@ -85,22 +92,22 @@ def _check(data: dict[str, Any], problems: Problems, plugins: Plugins) -> dict[s
     meta = F.check_section(problems, "experiment", data.get("experiment", {}), F.EXPERIMENT)
     if "experiment" not in data:
         problems.add("experiment", "an [experiment] table with at least `name` is required")
-    dataset = _check_dataset(problems, data.get("dataset", {}), plugins)
-    train = _check_train(problems, "train", data.get("train", {}), plugins, partial=False)
+    dataset = check_dataset(problems, data.get("dataset", {}), plugins)
+    train = check_train(problems, "train", data.get("train", {}), plugins, partial=False)
     blocks, include, exclude = _check_matrix(problems, data.get("matrix"), plugins)
     tune = _check_tune(problems, "tune", data["tune"]) if "tune" in data else None
     for block, source in blocks.get("model", []):
         if "tune" in block:
             _check_tune(problems, f"{source}.tune", block["tune"], partial=True)
-    ensembles = _check_ensembles(problems, data.get("ensemble", []), plugins)
-    tta = _check_tta(problems, data["tta"], plugins) if "tta" in data else None
+    ensembles = check_ensembles(problems, data.get("ensemble", []), plugins)
+    tta = check_tta(problems, data["tta"], plugins) if "tta" in data else None
     execution = F.check_section(problems, "execution", data["execution"], F.EXECUTION) \
         if "execution" in data else None
     from harness.config.tracking import check_store, check_trackers
 
     trackers = check_trackers(problems, data["tracker"], plugins) if "tracker" in data else []
     store = check_store(problems, data["store"]) if "store" in data else None
-    metrics = _check_metrics(problems, data["metrics"], plugins) if "metrics" in data else None
+    metrics = check_metrics(problems, data["metrics"], plugins) if "metrics" in data else None
     for key, message in metric_problems(meta.get("rank_by"), meta.get("select_by"), dataset, plugins.registry("metrics")):
         problems.add(f"experiment.{key}", message)
     if isinstance(meta.get("costs"), dict):
@@ -176,145 +183,6 @@ def _attach_tune(cell: CellSpec, tune: dict[str, Any] | None, select_by: str) ->
     cell.config["tune"] = merged
 
 
-def _check_ensembles(problems: Problems, data: Any, plugins: Plugins) -> list[dict[str, Any]]:
-    if not isinstance(data, list) or not all(isinstance(b, dict) for b in data):
-        problems.add("ensemble", "must be an array of tables ([[ensemble]])")
-        return []
-    out, names = [], set()
-    for i, block in enumerate(data):
-        path = f"ensemble[{i}]"
-        entry = {"members": "*", "across_seeds": False, **block}
-        members = entry["members"]
-        if not (isinstance(members, str) or (isinstance(members, list) and members
-                                             and all(isinstance(m, str) for m in members))):
-            problems.add(f"{path}.members", f'must be "*", a glob over row names, or a list of them, got {members!r}')
-        if not isinstance(entry["across_seeds"], bool):
-            problems.add(f"{path}.across_seeds", "must be true or false")
-        name = entry.setdefault("name", entry.get("plugin", ""))
-        if name in names:
-            problems.add(f"{path}.name", f"ensemble name {name!r} is used twice; give each block a distinct name")
-        names.add(name)
-        if "plugin" not in block:
-            problems.add(f"{path}.plugin", "is required: an ensemble method, one of "
-                         + ", ".join(plugins.registry("ensembles").names()))
-            continue
-        options = {k: v for k, v in entry.items() if k not in F.ENSEMBLE_FIXED}
-        _check_plugin(problems, path, plugins.registry("ensembles"), entry["plugin"], {"plugin": entry["plugin"], **options},
-                      exclude=("plugin",))
-        if entry["plugin"] in plugins.registry("ensembles"):
-            from harness.ensembles.types import ensemble_class
-            from harness.errors import HarnessError
-
-            try:
-                ensemble_class(plugins.registry("ensembles").get(entry["plugin"]), entry["plugin"])
-            except HarnessError as exc:
-                problems.add(f"{path}.plugin", str(exc))
-        out.append(entry)
-    return out
-
-
-def _check_tta(problems: Problems, data: Any, plugins: Plugins) -> dict[str, Any]:
-    tta = F.check_section(problems, "tta", data, F.TTA)
-    from harness.tta import check_tta
-
-    registry = plugins.registry("tta")
-    unknown = False
-    for key in ("views", "merge"):
-        names = tta.get(key, [])
-        for name in [names] if isinstance(names, str) else names:
-            if name not in registry:
-                unknown = True
-                problems.add(f"tta.{key}", registry.unknown_message(name))
-    if not unknown:
-        for key, message in check_tta(tta, registry):
-            problems.add(f"tta.{key}" if key else "tta", message)
-    return tta
-
-
-def _check_dataset(problems: Problems, data: Any, plugins: Plugins) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        problems.add("dataset", f"must be a table, got {data!r}")
-        return {}
-    out = dict(data)
-    registry = plugins.registry("datasets")
-    if "plugin" not in out and registry.default is None:
-        problems.add("dataset", "names no plugin, and no installed dataset plugin is the default: set `plugin`")
-        return out
-    plugin = out.setdefault("plugin", registry.default)
-    image_size = out.setdefault("image_size", 64)
-    if not F._type_ok("int", image_size) or image_size < 8:
-        problems.add("dataset.image_size", f"must be an integer >= 8, got {image_size!r}")
-    _check_plugin(problems, "dataset", registry, plugin, out, exclude=("plugin",))
-    return out
-
-
-def _check_train(problems: Problems, path: str, data: Any, plugins: Plugins, *, partial: bool) -> dict[str, Any]:
-    train = F.check_section(problems, path, data, F.TRAIN, partial=partial)
-    for key, kind in COMPONENTS.items():
-        if key not in train:
-            continue
-        values = train[key] if isinstance(train[key], list) else [train[key]]
-        normal = [_component(v) for v in values]
-        for value in normal:
-            context = value
-            if key == "scheduler":
-                if "epochs" in value:
-                    problems.add(f"{path}.scheduler.epochs", "is taken from train.epochs; remove it here")
-                    continue
-                if isinstance(train.get("epochs"), int):  # lets run-length checks (warm-up, T_0) run now
-                    context = {**value, "epochs": train["epochs"]}
-            _check_plugin(problems, f"{path}.{key}", plugins.registry(kind), value["name"], context, exclude=("name",))
-        train[key] = normal if isinstance(train[key], list) else normal[0]
-    if isinstance(train.get("early_stopping"), dict):
-        train["early_stopping"] = F.check_section(problems, f"{path}.early_stopping", train["early_stopping"], F.EARLY_STOPPING)
-    if isinstance(train.get("augment"), dict):
-        F.check_section(problems, f"{path}.augment", train["augment"], F.AUGMENT, partial=True)
-    return train
-
-
-def _component(value: str | dict[str, Any]) -> dict[str, Any]:
-    return {"name": value} if isinstance(value, str) else dict(value)
-
-
-def _check_metrics(problems: Problems, data: Any, plugins: Plugins) -> dict[str, dict[str, Any]]:
-    """``[metrics.<family>]`` tables: options of registered metric families, checked by each family."""
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        problems.add("metrics", "must hold one table per metric family, e.g. [metrics.anomaly] fpr_limit = 0.1")
-        return {}
-    registry = plugins.registry("metrics")
-    for family, options in data.items():
-        if family not in registry:
-            problems.add(f"metrics.{family}", registry.unknown_message(family) + problems.unknown_hint)
-        elif registry.entry(family).check is None:
-            if options:
-                problems.add(f"metrics.{family}", f"the metric family {family!r} takes no options")
-        else:
-            _check_plugin(problems, f"metrics.{family}", registry, family, options, exclude=())
-    return {family: dict(options) for family, options in data.items()}
-
-
-def _check_plugin(problems: Problems, path: str, registry: Any, name: Any, options: dict[str, Any],
-                  exclude: tuple[str, ...], option_paths: dict[str, str] | None = None) -> None:
-    key = "name" if "name" in exclude else "plugin"
-    if not isinstance(name, str):
-        problems.add(f"{path}.{key}", f"must be a string naming a {registry.kind}, got {name!r}")
-        return
-    if name not in registry:
-        problems.add(f"{path}.{key}", registry.unknown_message(name) + problems.unknown_hint)
-        return
-    check = registry.entry(name).check
-    if check is None:
-        return
-    opts = {k: v for k, v in options.items() if k not in exclude}
-    try:
-        found = check(opts)
-    except Exception as exc:  # noqa: BLE001 - a broken check is reported, not fatal
-        found = [("", f"the {registry.kind} plugin's option check failed: {exc!r}")]
-    for option, message in found:
-        where = (option_paths or {}).get(option) or (f"{path}.{option}" if option else path)
-        problems.add(where, message)
-
-
 def _check_matrix(problems: Problems, matrix: Any, plugins: Plugins):
     if matrix is None:
         problems.add("matrix", "a [[matrix.model]] block is required (which models to train)")
@@ -341,7 +209,7 @@ def _check_matrix(problems: Problems, matrix: Any, plugins: Plugins):
             if isinstance(value, list) and not value:
                 problems.add(f"{source}.{key}", "an empty list is an axis with no values")
     for block, source in blocks.get("train", []):
-        _check_train(problems, source, block, plugins, partial=True)
+        check_train(problems, source, block, plugins, partial=True)
     return blocks, list(matrix.get("include", [])), list(matrix.get("exclude", []))
 
 
@@ -393,9 +261,9 @@ def _check_cell(problems: Problems, cell: CellSpec, plugins: Plugins) -> None:
     options = {k: v for k, v in model.items() if k not in ("plugin", "name")}
     # an option an include entry added is reported at that entry's line
     paths = {k: f"{cell.sources[f'model.{k}']}.model.{k}" for k in options if f"model.{k}" in cell.sources}
-    _check_plugin(problems, source, plugins.registry("models"), model["plugin"], {"plugin": model["plugin"], **options},
+    check_plugin(problems, source, plugins.registry("models"), model["plugin"], {"plugin": model["plugin"], **options},
                   exclude=("plugin",), option_paths=paths)
     if cell.sources.get("dataset"):
         ds = cell.config["dataset"]
-        _check_plugin(problems, cell.sources["dataset"], plugins.registry("datasets"), ds.get("plugin"), ds,
+        check_plugin(problems, cell.sources["dataset"], plugins.registry("datasets"), ds.get("plugin"), ds,
                       exclude=("plugin",))
