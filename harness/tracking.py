@@ -203,12 +203,12 @@ def attach(experiment: Experiment, plugins: Plugins, root: Path,
 
 
 def detach(plugins: Plugins, hub: Hub | None) -> None:
-    """End the trackers and unregister the hub (the plugin manager may serve other runs)."""
-    if hub is None:
+    """End the trackers and unregister the hub (the plugin manager may serve other runs);
+    a hub already detached is left alone."""
+    if hub is None or plugins.pm.get_plugin(HUB) is not hub:
         return
     hub.call("end_experiment")
-    if plugins.pm.has_plugin(HUB):
-        plugins.pm.unregister(name=HUB)
+    plugins.pm.unregister(name=HUB)
 
 
 def log_derived(experiment: Experiment, plugins: Plugins, root: Path, ids: Iterable[str],

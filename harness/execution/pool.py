@@ -98,15 +98,16 @@ def child(spec: dict[str, Any], tag: str, gpus: str | None) -> None:
     from harness.execution.claims import worker_name
     from harness.execution.worker import work
 
-    r, attached = load_round(spec, settings)
+    r, detach = load_round(spec, settings)
     try:
-        work(r, worker_name(tag), elsewhere=False)  # the parent shows every worker's lines already
+        try:
+            work(r, worker_name(tag), elsewhere=False)  # the parent shows every worker's lines already
+        finally:
+            detach()  # trackers and mirror end with the cells, before publishing, as in one process
         if r.board is not None:
             publish_round(r, worker_name(tag))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
-    finally:
-        attached()
 
 
 def publish_round(r: Round, worker: str) -> None:
