@@ -9,11 +9,12 @@ that cell, with a plain reason in its ``status.json`` when the disk still lets i
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,30 @@ def watch_interrupts() -> None:
 def user_interrupted(since: float) -> bool:
     """Whether a SIGINT arrived after ``since`` (``time.monotonic()``), or nobody is watching."""
     return not _state["watching"] or _state["sigint_at"] >= since
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold a Ctrl-C back until the block is over, then deliver it.
+
+    For a few steps that must not be cut between them: a SIGINT inside ``Thread.start``
+    leaves a thread that runs but cannot be joined. Off the main thread (no signal can be
+    handled there) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[tuple[int, Any]] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            if callable(previous):
+                previous(*held[0])
+            elif previous == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGINT)
 
 
 def reason_of(exc: BaseException) -> str:

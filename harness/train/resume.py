@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from harness.isolation import interrupts_held
+
 
 def _detached_copy(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):
@@ -60,8 +62,10 @@ class StateWriter:
     def submit(self, state: dict[str, Any]) -> None:
         snapshot = _detached_copy(state)  # the loop may change the tensors as soon as we return
         self.wait()
-        self._thread = threading.Thread(target=self._write, args=(snapshot,), daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._write, args=(snapshot,), daemon=True)
+        with interrupts_held():  # a Ctrl-C inside start() would leave a thread wait() cannot join
+            thread.start()
+            self._thread = thread
 
     def _write(self, state: dict[str, Any]) -> None:
         try:
