@@ -98,6 +98,25 @@ class Claims:
         self.dir.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.dir / f"{name}.lock"), timeout=timeout)
 
+    def sweep(self) -> int:
+        """Delete the temporary files of record writes a killed worker cut short; returns how many.
+
+        Every record is written under its lock (``published.json`` under the run lock), so a
+        temporary file whose lock is free belongs to no write in progress.
+        """
+        from filelock import Timeout
+
+        removed = 0
+        for tmp in self.dir.glob(".*.json.*.tmp") if self.dir.is_dir() else ():
+            name = tmp.name[1:].split(".json.", 1)[0]  # .<name>.json.<random>.tmp
+            try:
+                with self._lock(".run" if name == "published" else name, timeout=0):
+                    tmp.unlink(missing_ok=True)
+                    removed += 1
+            except Timeout:  # a live write: not ours to touch
+                continue
+        return removed
+
     def _path(self, cell_id: str) -> Path:
         return self.dir / f"{cell_id}.json"
 

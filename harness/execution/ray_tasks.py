@@ -118,6 +118,7 @@ def run_on_ray(r: Round) -> dict[str, str]:
         options = _resources(r)
         spec = _spec(r)
         claims = Claims(r.root, worker_name(), r.settings.lease_seconds)
+        claims.sweep()
         from harness.execution.worker import Progress
 
         by_id = {c.id: c for c in r.cells}

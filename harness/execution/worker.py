@@ -68,6 +68,7 @@ def work(r: Round, worker: str, *, elsewhere: bool = True) -> dict[str, str]:
             parent prints every worker's own lines).
     """
     claims = Claims(r.root, worker, r.settings.lease_seconds)
+    claims.sweep()
     progress = Progress(r, claims, worker)
     progress.say_elsewhere = elsewhere
     ran: dict[str, str] = {}

@@ -95,3 +95,30 @@ def test_worker_name_names_host_and_process():
 
     assert worker_name() == f"{socket.gethostname()}:{os.getpid()}"
     assert worker_name("w2").endswith(f":{os.getpid()}/w2")
+
+
+def test_sweep_removes_writes_cut_short_and_spares_one_in_progress(tmp_path):
+    """A kill -9 during a record write leaves ``.<cell>.json.<random>.tmp``; the next worker
+    deletes it, unless that cell's lock is held (a live worker is writing it)."""
+    claims = Claims(tmp_path, "a")
+    claims.try_claim("dead")
+    claims.release("dead", "done")
+    folder = tmp_path / CLAIMS
+    cut_short = [folder / ".dead.json.x1y2.tmp", folder / ".published.json.a9b8.tmp"]
+    live = folder / ".busy.json.q7w8.tmp"
+    for path in [*cut_short, live]:
+        path.write_text('{"state": "run')
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from filelock import FileLock\n"
+        f"with FileLock({str(folder / 'busy.lock')!r}):\n"
+        "    print('held', flush=True); time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert Claims(tmp_path, "b").sweep() == 2
+        assert [p.exists() for p in cut_short] == [False, False]
+        assert live.exists()
+        assert Claims(tmp_path, "b").read("dead").state == "done"  # the record itself is untouched
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Claims(tmp_path, "b").sweep() == 1 and not live.exists()
