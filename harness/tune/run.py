@@ -102,24 +102,32 @@ def run_tuned_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cel
         if c["complete"] + c["pruned"] >= n_trials or c["fail"] >= max(n_trials, 3):
             study.stop()
 
-    c = counts(study)
-    if c["complete"] + c["pruned"] < n_trials:
-        echo(f"  study {name}: {c['complete'] + c['pruned']} of {n_trials} trials done")
-        study.optimize(objective, callbacks=[enough], timeout=tune.get("timeout"), catch=(Exception,),
-                       gc_after_trial=False)
-    _wait_for_others(study, tune)
+    while True:
+        c = counts(study)
+        if c["complete"] + c["pruned"] < n_trials:
+            echo(f"  study {name}: {c['complete'] + c['pruned']} of {n_trials} trials done")
+            study.optimize(objective, callbacks=[enough], timeout=tune.get("timeout"), catch=(Exception,),
+                           gc_after_trial=False)
+        requeued = _wait_for_others(study, tune)
+        c = counts(study)
+        if not requeued or c["complete"] + c["pruned"] >= n_trials or c["fail"] >= max(n_trials, 3):
+            break
     return _finish(study, cell, dataset, registries, cell_dir, trials_dir, base, params, select_by, run_cell,
                    show_progress, tune, name)
 
 
-def _wait_for_others(study: optuna.Study, tune: dict[str, Any], poll: float = 1.0) -> None:
-    """Other workers may still be running the study's last trials: wait until they land."""
+def _wait_for_others(study: optuna.Study, tune: dict[str, Any], poll: float = 1.0) -> bool:
+    """Other workers may still be running the study's last trials: wait until they land.
+
+    Returns whether trials are queued to run again (a dead worker's, found meanwhile).
+    """
     while counts(study)["running"]:
         if storage_url(tune):
             optuna.storages.fail_stale_trials(study)
         else:
             retry_dead_trials(study)
         time.sleep(poll)
+    return counts(study)["waiting"] > 0
 
 
 def _finish(study: optuna.Study, cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir: Path,

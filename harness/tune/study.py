@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import socket
@@ -133,8 +134,21 @@ def owner() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-def _alive(attrs: dict[str, Any]) -> bool:
-    if attrs.get("host") != socket.gethostname() or "pid" not in attrs:
+OWNERLESS_GRACE = 10.0  # seconds: a trial names its owner within milliseconds of being created
+
+
+def _alive(trial: optuna.trial.FrozenTrial, now: dt.datetime | None = None) -> bool:
+    """Whether a RUNNING trial's worker may still be running it.
+
+    A trial without an owner was cut short between its creation and the objective's first
+    line (a kill at that moment); past a short grace nobody will ever finish it.
+    """
+    attrs = trial.user_attrs
+    if "pid" not in attrs:
+        started = trial.datetime_start  # optuna's naive local time
+        now = dt.datetime.now() if now is None else now
+        return started is None or (now - started).total_seconds() < OWNERLESS_GRACE
+    if attrs.get("host") != socket.gethostname():
         return True  # another machine: its RDB heartbeat decides, not us
     try:
         os.kill(int(attrs["pid"]), 0)
@@ -152,7 +166,7 @@ def retry_dead_trials(study: optuna.Study) -> int:
     """
     retried = 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if _alive(trial.user_attrs):
+        if _alive(trial):
             continue
         study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)

@@ -109,6 +109,35 @@ def test_killed_study_continues_to_exactly_n_trials(tiny_experiment, tmp_path):
     assert json.loads((cell.path / "tuning.json").read_text())["counts"]["complete"] == 6
 
 
+def test_trial_killed_before_it_named_its_owner_is_run_again(tiny_experiment, tmp_path):
+    """A kill between a trial's creation and the objective's first line leaves a RUNNING
+    trial with no owner. The next run used to wait for it forever; past a short grace it is
+    failed, queued again and run, and the study ends at exactly ``n_trials``."""
+    experiment = """
+        [tune]
+        n_trials = {n}
+        pruner = "none"
+        space.lr = {{ low = 1e-3, high = 1e-1, log = true }}
+
+        [[matrix.model]]
+        plugin = "toy-cnn"
+        width = 8
+        """
+    first = harness(*run_args(tiny_experiment(experiment.format(n=1), name="ownerless"), tmp_path), cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    journal = tmp_path / "runs" / "ownerless" / "optuna.journal"
+    orphan = only_study(journal).ask()  # created, never told who runs it: as if killed right here
+    second = harness(*run_args(tiny_experiment(experiment.format(n=2), name="ownerless"), tmp_path), cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    study = only_study(journal)
+    assert study.trials[orphan.number].state == optuna.trial.TrialState.FAIL
+    assert counted(study) == 2
+    assert [t.user_attrs.get("retry_of") for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE] \
+        == [None, orphan.number]
+    assert not [t for t in study.trials if t.state in (optuna.trial.TrialState.RUNNING,
+                                                       optuna.trial.TrialState.WAITING)]
+
+
 def test_bad_region_gets_pruned(tiny_experiment, tmp_path):
     path = tiny_experiment("""
         [tune]
