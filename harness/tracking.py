@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from harness.console import warn
+from harness import console
 
 if TYPE_CHECKING:
     from harness.config import Experiment
@@ -161,12 +161,8 @@ class Hub:
         self.call("fail_cell", tracked(cell, self.root), f"{type(error).__name__}: {error}")
 
 
-def _stderr(message: str) -> None:
-    warn(message)
-
-
 def build_trackers(experiment: Experiment, plugins: Plugins,
-                   warn: Callable[[str], None] = _stderr) -> list[tuple[str, Tracker]]:
+                   warn: Callable[[str], None] = console.warn) -> list[tuple[str, Tracker]]:
     """One tracker per ``[[tracker]]`` block, built from the ``trackers`` registry.
 
     A factory that raises or returns something else is warned about and left out: a
@@ -189,7 +185,7 @@ def build_trackers(experiment: Experiment, plugins: Plugins,
 
 
 def attach(experiment: Experiment, plugins: Plugins, root: Path,
-           warn: Callable[[str], None] = _stderr) -> Hub | None:
+           warn: Callable[[str], None] = console.warn) -> Hub | None:
     """Build the experiment's trackers, start them and register the hub; None without trackers."""
     if plugins.pm.has_plugin(HUB):
         return plugins.pm.get_plugin(HUB)
@@ -212,7 +208,7 @@ def detach(plugins: Plugins, hub: Hub | None) -> None:
 
 
 def log_derived(experiment: Experiment, plugins: Plugins, root: Path, ids: Iterable[str],
-                warn: Callable[[str], None] = _stderr) -> None:
+                warn: Callable[[str], None] = console.warn) -> None:
     """Log the finished ensemble and TTA rows ``ids`` (folders of ``root``) to the trackers."""
     ids = [i for i in ids if (Path(root) / i / "metrics.json").exists()]
     if not getattr(experiment, "trackers", ()) or not ids:

@@ -148,17 +148,16 @@ def weighted_classification(
     return out
 
 
-def weighted_pr_counts(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray, *,
-                       positive_groups: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted true and false positives of ``score >= t`` at every distinct score, highest ``t`` first.
+def weighted_pr_counts(weights: np.ndarray, is_positive: np.ndarray,
+                       scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted true and false positives of ``score >= t``, highest ``t`` first, at each
+    distinct score whose group of equal scores holds a positive (the only thresholds at
+    which recall can rise, so precision-weighted sums and the best F1 need no others).
 
     Args:
         weights: ``[R, N]``.
         is_positive: ``[N]`` booleans.
         scores: ``[N]`` scores.
-        positive_groups: only the thresholds whose group of equal scores holds a positive
-            (the only ones at which recall can rise, so precision-weighted sums and the
-            best F1 need no others).
 
     Returns:
         ``(tp, fp)``, each ``[R, T]`` for the ``T`` thresholds.
@@ -169,8 +168,7 @@ def weighted_pr_counts(weights: np.ndarray, is_positive: np.ndarray, scores: np.
     ranked, hits = scores[order], is_positive[order]
     starts = np.r_[True, ranked[1:] != ranked[:-1]]
     last = np.r_[np.flatnonzero(starts[1:]), len(ranked) - 1]  # last position of each tie group
-    if positive_groups:
-        last = last[np.bincount(np.cumsum(starts) - 1, weights=hits, minlength=len(last)) > 0]
+    last = last[np.bincount(np.cumsum(starts) - 1, weights=hits, minlength=len(last)) > 0]
     # float32 holds bootstrap counts and their running sums exactly (below 2**24), as in weighted_auroc
     w = weights[:, order].astype(np.float32)
     flagged = np.cumsum(w, axis=1)[:, last].astype(np.float64)
@@ -192,7 +190,7 @@ def weighted_pr_metrics(weights: np.ndarray, is_positive: np.ndarray, scores: np
     """
     if not np.any(is_positive):
         return {"image_aupr": np.full(len(weights), np.nan), "f1_max": np.full(len(weights), np.nan)}
-    tp, fp = weighted_pr_counts(weights, is_positive, scores, positive_groups=True)
+    tp, fp = weighted_pr_counts(weights, is_positive, scores)
     positives = tp[:, -1]
     gained = np.diff(tp, axis=1, prepend=0.0)  # positive weight each threshold adds
     area = (gained * _ratio(tp, tp + fp)).sum(axis=1)
@@ -202,12 +200,3 @@ def weighted_pr_metrics(weights: np.ndarray, is_positive: np.ndarray, scores: np
     best[positives > 0] = f1[positives > 0]
     return {"image_aupr": aupr, "f1_max": best}
 
-
-def weighted_aupr(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Average precision under each weighting (see :func:`weighted_pr_metrics`)."""
-    return weighted_pr_metrics(weights, is_positive, scores)["image_aupr"]
-
-
-def weighted_f1_max(weights: np.ndarray, is_positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """The best F1 of ``score >= t`` under each weighting (see :func:`weighted_pr_metrics`)."""
-    return weighted_pr_metrics(weights, is_positive, scores)["f1_max"]

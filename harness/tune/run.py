@@ -108,26 +108,26 @@ def run_tuned_cell(cell: Cell, dataset: Dataset, registries: dict[str, Any], cel
             echo(f"  study {name}: {c['complete'] + c['pruned']} of {n_trials} trials done")
             study.optimize(objective, callbacks=[enough], timeout=tune.get("timeout"), catch=(Exception,),
                            gc_after_trial=False)
-        requeued = _wait_for_others(study, tune)
-        c = counts(study)
-        if not requeued or c["complete"] + c["pruned"] >= n_trials or c["fail"] >= max(n_trials, 3):
-            break
+        c = _wait_for_others(study, tune)
+        if not c["waiting"] or c["complete"] + c["pruned"] >= n_trials or c["fail"] >= max(n_trials, 3):
+            break  # nothing queued again meanwhile (a dead worker's trial), or nothing left to run it for
     return _finish(study, cell, dataset, registries, cell_dir, trials_dir, base, params, select_by, run_cell,
                    show_progress, tune, name)
 
 
-def _wait_for_others(study: optuna.Study, tune: dict[str, Any], poll: float = 1.0) -> bool:
+def _wait_for_others(study: optuna.Study, tune: dict[str, Any], poll: float = 1.0) -> dict[str, int]:
     """Other workers may still be running the study's last trials: wait until they land.
 
-    Returns whether trials are queued to run again (a dead worker's, found meanwhile).
+    Returns the study's :func:`counts` then; ``waiting`` counts trials of dead workers
+    queued to run again meanwhile.
     """
-    while counts(study)["running"]:
+    while (c := counts(study))["running"]:
         if storage_url(tune):
             optuna.storages.fail_stale_trials(study)
         else:
             retry_dead_trials(study)
         time.sleep(poll)
-    return counts(study)["waiting"] > 0
+    return c
 
 
 def _finish(study: optuna.Study, cell: Cell, dataset: Dataset, registries: dict[str, Any], cell_dir: Path,

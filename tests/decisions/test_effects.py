@@ -139,11 +139,11 @@ def test_embedded_ablation_effects_of_s2_to_s6_against_s1(ablation: Path) -> Non
 
 @pytest.mark.slow
 def test_forest_plot_renders_in_chromium(ablation: Path, tmp_path: Path) -> None:
-    from leaderboard.test_browser import CHROMIUM, DevTools, _errors
+    from leaderboard.test_browser import CHROMIUM, _errors, start_chromium, stop_chromium
 
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-    tools = _start_browser(CHROMIUM, tmp_path, DevTools)
+    tools = start_chromium(tmp_path / "profile")
     try:
         for domain in ("Runtime", "Log", "Page"):
             tools.call(f"{domain}.enable")
@@ -167,9 +167,7 @@ def test_forest_plot_renders_in_chromium(ablation: Path, tmp_path: Path) -> None
         tools.call("Runtime.evaluate", expression="1")
         assert _errors(tools.events) == []
     finally:
-        tools.sock.close()
-        tools.proc.terminate()
-        tools.proc.wait(timeout=20)
+        stop_chromium(tools)
 
 
 def _decode(png: bytes) -> np.ndarray:
@@ -178,27 +176,3 @@ def _decode(png: bytes) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
-
-
-def _start_browser(chromium: str, tmp_path: Path, devtools):
-    import time
-    import urllib.request
-
-    profile = tmp_path / "profile"
-    proc = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--disable-extensions", "--hide-scrollbars", "--window-size=1280,900",
-                             f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 60
-    while not (port_file.exists() and port_file.read_text().count("\n") >= 1):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("chromium did not start its DevTools endpoint")
-        time.sleep(0.05)
-    port = int(port_file.read_text().splitlines()[0])
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
-        pages = [t for t in json.load(answer) if t["type"] == "page"]
-    tools = devtools(pages[0]["webSocketDebuggerUrl"])
-    tools.proc = proc
-    return tools

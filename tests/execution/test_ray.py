@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from loopback import free_port
 from multiworker import assert_same_results, run, training_starts
 
 pytestmark = pytest.mark.slow
@@ -90,14 +91,6 @@ def test_ray_backend_gives_the_local_leaderboard(eight_cells, reference, tmp_pat
     assert_same_results(ref_runs, ref_board, tmp_path / "runs" / "eight", tmp_path / "lb" / "eight")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def ray_cluster(tmp_path):
     """A Ray head started with ``ray start`` on 127.0.0.1, as a user starts a cluster's head node."""
@@ -105,7 +98,7 @@ def ray_cluster(tmp_path):
     import subprocess
     import sys
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
     cli = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
     temp = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short
@@ -136,7 +129,7 @@ def test_running_cluster_is_used_by_address(ray_cluster, eight_cells, reference,
 
 
 def test_address_nobody_answers_at_fails_at_once(eight_cells, tmp_path):
-    port = _free_port()
+    port = free_port()
     path = eight_cells(extra=f"""
         [execution]
         backend = "ray"

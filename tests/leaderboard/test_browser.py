@@ -155,9 +155,9 @@ def _write_run(root: Path, rows: dict[str, tuple[float, float]] = ROWS) -> None:
         atomic_write_json(cell / "status.json", {"status": "done"})
 
 
-@pytest.fixture()
-def browser(tmp_path: Path):
-    profile = tmp_path / "profile"
+def start_chromium(profile: Path) -> DevTools:
+    """A headless Chromium on a fresh profile, driven over DevTools on loopback; the
+    process is ``.proc`` of the returned client (end it with :func:`stop_chromium`)."""
     proc = subprocess.Popen(
         [
             CHROMIUM,
@@ -186,18 +186,38 @@ def browser(tmp_path: Path):
                 pytest.fail("chromium did not start its DevTools endpoint")
             time.sleep(0.05)
         port = int(port_file.read_text().splitlines()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
+        loopback = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an http_proxy
+        with loopback.open(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
             pages = [t for t in json.load(answer) if t["type"] == "page"]
         tools = DevTools(pages[0]["webSocketDebuggerUrl"])
+    except BaseException:
+        _end(proc)
+        raise
+    tools.proc = proc
+    return tools
+
+
+def stop_chromium(tools: DevTools) -> None:
+    tools.sock.close()
+    _end(tools.proc)
+
+
+def _end(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture()
+def browser(tmp_path: Path):
+    tools = start_chromium(tmp_path / "profile")
+    try:
         yield tools
-        tools.sock.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_chromium(tools)
 
 
 def _click(tools: DevTools, selector: str) -> None:

@@ -10,7 +10,7 @@ from harness.anomaly.metrics import f1_max, image_aupr
 from harness.stats.bootstrap import bootstrap_intervals, metric_names, resampled_metrics
 from harness.stats.resample import Resampler
 from harness.stats.samples import SampleSet
-from harness.stats.weighted import weighted_aupr, weighted_f1_max
+from harness.stats.weighted import weighted_pr_metrics
 
 
 def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,8 +33,8 @@ def test_integer_weights_equal_sklearn_on_the_repeated_samples(seed):
     rng = np.random.default_rng(100 + seed)
     weights = rng.integers(0, 4, size=(6, len(labels))).astype(np.float64)
     weights[0] = 1.0  # the plain data
-    aupr = weighted_aupr(weights, labels == 1, scores)
-    best = weighted_f1_max(weights, labels == 1, scores)
+    got = weighted_pr_metrics(weights, labels == 1, scores)
+    aupr, best = got["image_aupr"], got["f1_max"]
     for r, w in enumerate(weights):
         idx = np.repeat(np.arange(len(labels)), w.astype(int))  # each sample as often as its weight says
         assert aupr[r] == pytest.approx(average_precision_score(labels[idx], scores[idx]), abs=1e-12)
@@ -49,7 +49,8 @@ def test_no_positive_gives_nan_and_zero_weights_drop_samples():
     weights = np.ones((2, len(labels)))
     weights[0, labels == 1] = 0.0  # no defect left
     weights[1, :10] = 0.0
-    aupr, best = weighted_aupr(weights, labels == 1, scores), weighted_f1_max(weights, labels == 1, scores)
+    got = weighted_pr_metrics(weights, labels == 1, scores)
+    aupr, best = got["image_aupr"], got["f1_max"]
     assert np.isnan(aupr[0]) and np.isnan(best[0])
     assert aupr[1] == pytest.approx(average_precision_score(labels[10:], scores[10:]), abs=1e-12)
     assert best[1] == pytest.approx(_sklearn_f1_max(labels[10:], scores[10:]), abs=1e-12)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import uuid
 
 import pytest
+from loopback import free_port
 
 from harness import hookimpl
 from harness.config.validate import load_experiment
@@ -24,19 +24,13 @@ arch = ["resnet10t", "test_resnet"]
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def s3(monkeypatch):
     """A moto S3 server on a free loopback port with an empty bucket; yields (server, endpoint, port, bucket)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    port = _free_port()
+    port = free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
